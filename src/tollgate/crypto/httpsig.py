@@ -65,6 +65,11 @@ class _Lookup(HTTPSignatureKeyResolver):
         raise KeyError(key_id)
 
 
+def request_view(method: str, url: str, headers: Mapping[str, str]) -> RequestView:
+    """A request view with case-insensitive headers, as the signature library expects."""
+    return RequestView(method.upper(), url, CaseInsensitiveDict(dict(headers)))  # type: ignore[no-untyped-call]
+
+
 def sign_request(
     method: str,
     url: str,
@@ -77,7 +82,7 @@ def sign_request(
     nonce: str | None = None,
 ) -> dict[str, str]:
     """Return the headers to send: the given ones plus Content-Digest and the signature."""
-    view = RequestView(method.upper(), url, CaseInsensitiveDict(dict(headers)))  # type: ignore[no-untyped-call]
+    view = request_view(method, url, headers)
     components = BASE_COMPONENTS + (
         ("idempotency-key",) if "idempotency-key" in view.headers else ()
     )

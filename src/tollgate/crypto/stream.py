@@ -19,7 +19,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -39,6 +39,10 @@ MAX_CHUNK_SIZE = 16 * 1024 * 1024
 MAX_FILE_ID = 1024
 # magic, version (u8), chunk size (u32), salt, file-id length (u16)
 _FIXED = struct.Struct(f">8sBI{SALT_SIZE}sH")
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ def encrypt_file(
     content_key: bytes,
     file_id: str,
     source: BinaryIO,
-    target: BinaryIO,
+    target: Writable,
     *,
     chunk_size: int = FILE_CHUNK_SIZE,
 ) -> bytes:

@@ -1,0 +1,1 @@
+"""MT: a small English-to-Japanese word translator (the Tollgate example product)."""

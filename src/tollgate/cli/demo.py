@@ -1,0 +1,131 @@
+"""``tollgate demo``: the whole story on loopback, with the example product MT.
+
+Store created and MT published → served on 127.0.0.1 → a customer registers with a test card
+→ runs MT (basic) → buys dic2 with one command → runs MT (full) → the charge, seen by the
+vendor → the customer's folder copied to "another machine", where dic2 no longer opens.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.rule import Rule
+
+from tollgate.cli.output import console
+from tollgate.store.app import open_store, utcnow
+from tollgate.store.blobs import BlobStore
+from tollgate.store.folder import StoreFolder
+from tollgate.store.server import serve_in_thread
+from tollgate.store.services import admin
+from tollgate.store.services.publish import publish
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "mt"
+
+
+def _step(title: str) -> None:
+    console.print(Rule(f"[bold]{title}"))
+
+
+def _tollgate(home: Path, machine: str, *args: str) -> int:
+    env = dict(os.environ, TOLLGATE_HOME=str(home), TOLLGATE_MACHINE_ID=machine)
+    console.print(f"[dim]$ tollgate {' '.join(args)}[/]")
+    return subprocess.run(
+        [sys.executable, "-m", "tollgate", *args], env=env, check=False
+    ).returncode
+
+
+def run_demo(keep: Path | None = None) -> int:
+    if not (EXAMPLE / "tollgate.toml").is_file():
+        console.print(f"The example product is missing: {EXAMPLE}")
+        return 2
+    base = Path(tempfile.mkdtemp(prefix="tollgate-demo-")) if keep is None else keep
+    base.mkdir(parents=True, exist_ok=True)
+    server = None
+    try:
+        _step("1. The vendor creates a store and publishes MT")
+        folder = StoreFolder.create(base / "store", name="Demo Store")
+        ctx = open_store(folder)
+        with ctx.sessions.begin() as s:
+            done = publish(
+                s,
+                BlobStore(folder.blobs_dir),
+                store_id=ctx.store_id,
+                master_key=folder.keys.master,
+                source_dir=EXAMPLE,
+                now=utcnow(),
+            )
+        console.print(
+            f"Store {ctx.store_id} in {folder.path}; published {done.product} "
+            f"{done.version} (core: {done.core_files} files; paid add-on: dic2)"
+        )
+        server = serve_in_thread(ctx)
+        console.print(f"Serving on {server.url} (OpenAPI at {server.url}/docs)")
+
+        home, machine = base / "customer", "demo-machine-a-0001"
+        steps: list[tuple[str, tuple[str, ...], int]] = [
+            (
+                "2. A customer registers once (test card 4242…; the key stays on this machine)",
+                (
+                    "register",
+                    server.url,
+                    "--name",
+                    "Hanako Yamada",
+                    "--email",
+                    "hanako@example.jp",
+                    "--country",
+                    "JP",
+                    "--card",
+                    "4242424242424242",
+                    "--expiry",
+                    "12/34",
+                    "--cvc",
+                    "123",
+                ),
+                0,
+            ),
+            ("3. The free core is installed openly", ("install", "MT"), 0),
+            ("4. MT runs with the basic word list only", ("run", "MT"), 0),
+            (
+                "5. One command buys dic2: no card number, charged once, delivered encrypted",
+                ("buy", "MT", "dic2", "--yes"),
+                0,
+            ),
+            ("6. MT runs again: dic2 is opened in memory", ("run", "MT"), 0),
+        ]
+        for title, args, want in steps:
+            _step(title)
+            if _tollgate(home, machine, *args) != want:
+                console.print(f"[red]demo step failed: tollgate {' '.join(args)}")
+                return 1
+
+        _step("7. The vendor sees exactly one charge")
+        with ctx.sessions() as s:
+            for sale in admin.list_sales(s):
+                console.print(
+                    f"{sale['customer_id']} bought {sale['product']} "
+                    f"{sale['addon']} for {sale['amount']} {sale['currency']} "
+                    f"(charge {sale['charge_id']})"
+                )
+
+        _step("8. The customer's folder, copied to another machine, opens nothing")
+        other = base / "other-machine"
+        shutil.copytree(home, other)
+        code = _tollgate(other, "demo-machine-b-0002", "run", "MT")
+        console.print(
+            f"exit status {code}: " + ("refused, as it must be" if code == 4 else "[red]unexpected")
+        )
+        if code != 4:
+            return 1
+        _step("Done")
+        console.print(f"Files are in {base}" if keep else "Cleaning up the demo folder.")
+        return 0
+    finally:
+        if server is not None:
+            server.stop()
+        if keep is None:
+            shutil.rmtree(base, ignore_errors=True)

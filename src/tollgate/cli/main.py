@@ -1,0 +1,274 @@
+"""The ``tollgate`` command. Exit status: 0 done; 2 usage; 3 refused by the store;
+4 integrity or binding failure; 5 cannot reach the store."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from tollgate.cli.output import console, emit_json, fail, transfer_progress
+from tollgate.cli.store_commands import store_app
+from tollgate.client.account import Account, find_account
+from tollgate.client.api import StoreAPI
+from tollgate.client.catalog import fetch_catalog
+from tollgate.client.errors import ClientError, UsageError
+from tollgate.client.install import install_core
+from tollgate.client.purchase import buy as buy_addon
+from tollgate.client.registration import Registration
+from tollgate.client.registration import register as register_customer
+from tollgate.client.run import run_product
+from tollgate.crypto.documents import key_id
+from tollgate.crypto.keyfile import Binding, KeyFile
+from tollgate.runtime import AddOnIntegrityError, AddOnNotLicensed, ProductNotInstalled
+from tollgate.runtime.home import ClientHome
+from tollgate.wire.problems import Exit
+
+app = typer.Typer(
+    help="Tollgate: a secure software store and its download program.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(store_app, name="store")
+F = TypeVar("F", bound=Callable[..., Any])
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL or id.")]
+
+
+class Globals:
+    home: ClientHome
+
+
+G = Globals()
+
+
+@app.callback()
+def main(
+    home: Annotated[
+        Path | None, typer.Option("--home", envvar="TOLLGATE_HOME", help="The client's folder.")
+    ] = None,
+) -> None:
+    G.home = ClientHome(home)
+
+
+def handled(fn: F) -> F:
+    """Turn client and runtime errors into one line on stderr and the documented status."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            raise fail(str(exc), int(exc.exit)) from exc
+        except AddOnIntegrityError as exc:
+            raise fail(str(exc), Exit.INTEGRITY) from exc
+        except AddOnNotLicensed as exc:
+            raise fail(str(exc), Exit.REFUSED) from exc
+        except ProductNotInstalled as exc:
+            raise fail(str(exc), Exit.USAGE) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def ask_password(confirm: bool) -> str:
+    env = os.environ.get("TOLLGATE_PASSWORD")
+    if env:
+        return env
+    if not interactive():
+        raise UsageError("a password is needed: set TOLLGATE_PASSWORD (no terminal to ask on)")
+    first = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Again: ") != first:
+        raise UsageError("the passwords differ")
+    return first
+
+
+def required(value: str | None, name: str, prompt: str) -> str:
+    if value:
+        return value
+    if not interactive():
+        raise UsageError(f"missing {name}")
+    return str(typer.prompt(prompt))
+
+
+def parse_expiry(text: str) -> tuple[int, int]:
+    try:
+        month, year = text.split("/")
+        m, y = int(month), int(year)
+    except ValueError as exc:
+        raise UsageError("--expiry must look like MM/YY") from exc
+    return m, (2000 + y if y < 100 else y)
+
+
+@app.command()
+@handled
+def register(
+    url: Annotated[str, typer.Argument(help="The store's URL.")],
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    country: Annotated[str | None, typer.Option("--country", help="ISO 3166 code, e.g. JP")] = None,
+    card: Annotated[str | None, typer.Option("--card")] = None,
+    expiry: Annotated[str | None, typer.Option("--expiry", help="MM/YY")] = None,
+    cvc: Annotated[str | None, typer.Option("--cvc")] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Protect purchases with a password.")
+    ] = False,
+    bind: Annotated[
+        Binding, typer.Option("--bind", help="What seals the key on disk.")
+    ] = Binding.MACHINE,
+    trust: Annotated[
+        str | None, typer.Option("--trust", help="Expected store key fingerprint (SHA-256 hex).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register with a store once: the card is checked, a key is made on this machine."""
+    person = (
+        required(name, "--name", "Name"),
+        required(email, "--email", "Email"),
+        required(country, "--country", "Country (ISO code)").upper(),
+    )
+    number = required(card, "--card", "Card number")
+    month, year = parse_expiry(required(expiry, "--expiry", "Expiry (MM/YY)"))
+    details = Registration(*person, number, month, year, required(cvc, "--cvc", "CVC"))
+    pw = ask_password(confirm=True) if password or bind.needs_password else None
+    with StoreAPI(url) as api:
+        done = register_customer(G.home, api, details, binding=bind, password=pw, trust=trust)
+    acct = done.account
+    if as_json:
+        emit_json(
+            {
+                "customer_id": acct.customer_id,
+                "store_id": acct.store_id,
+                "store": acct.store_name,
+                "url": acct.url,
+                "binding": str(bind),
+                "card": done.card,
+            }
+        )
+        return
+    console.print(f"Registered with [bold]{acct.store_name}[/] as {acct.customer_id}")
+    console.print(f"Store key fingerprint: {key_id(acct.metadata_public_key)}")
+    console.print(
+        f"Card on file: {done.card.get('brand')} ****{done.card.get('last4')}; "
+        f"key sealed to: {bind}"
+    )
+
+
+@app.command()
+@handled
+def catalog(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """What the store sells (verified against its pinned key)."""
+    account = find_account(G.home, store)
+    with StoreAPI(account.url) as api:
+        cat = fetch_catalog(api, account)
+    if as_json:
+        emit_json(cat.products)
+        return
+    for p in cat.products:
+        console.print(f"[bold]{p['name']}[/] {p['version']}  {p['summary']}")
+        for a in p["addons"]:
+            price = "free" if a["price"] == 0 else f"{a['price']} {a['currency']}"
+            console.print(
+                f"    {a['name']:<12} {price:>12}  function {a['function']}, "
+                f"revision {a['revision']}"
+            )
+
+
+@app.command()
+@handled
+def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Install (or update) a product's free core."""
+    account = find_account(G.home, store)
+    with StoreAPI(account.url) as api, transfer_progress(f"{product} core", not as_json) as bar:
+        entry = install_core(G.home, api, account, fetch_catalog(api, account), product, bar)
+    if as_json:
+        emit_json(entry)
+    else:
+        console.print(f"Installed {product} {entry['version']} in {entry['path']}")
+
+
+@app.command()
+@handled
+def buy(
+    product: str,
+    addon: str,
+    store: StoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Buy an add-on with the card on file: charged once, delivered encrypted."""
+    account = find_account(G.home, store)
+    password = os.environ.get("TOLLGATE_PASSWORD")
+    with StoreAPI(account.url) as api:
+        cat = fetch_catalog(api, account)
+        info = cat.addon(product, addon)
+        if not yes:
+            if not interactive():
+                raise UsageError("confirm the purchase with --yes (no terminal to ask on)")
+            typer.confirm(
+                f"Buy {product} {addon} for {info['price']} {info['currency']}?", abort=True
+            )
+        if password is None and _has_password(account):
+            password = ask_password(confirm=False)
+        pk = account.unlock_purchase_key(G.home, password)
+        with transfer_progress(f"{product} {addon}", not as_json) as bar:
+            done = buy_addon(
+                G.home, api, account, cat, product, addon, purchase_key=pk, progress=bar
+            )
+    if as_json:
+        emit_json(done.__dict__)
+    else:
+        console.print(
+            f"Bought {product} {addon}: {done.amount} {done.currency} "
+            f"(order {done.order_id}); {done.files} file(s) in the vault, encrypted"
+        )
+
+
+def _has_password(account: Account) -> bool:
+    kf = KeyFile.from_bytes(G.home.keyfile_path(account.store_id).read_bytes())
+    return kf.argon2 is not None
+
+
+@app.command("list")
+@handled
+def list_installed(as_json: JsonOpt = False) -> None:
+    """What is installed, and which add-ons are bought."""
+    products = list(G.home.load_state()["products"].values())
+    if as_json:
+        emit_json(products)
+        return
+    if not products:
+        console.print("Nothing installed.")
+    for p in products:
+        addons = ", ".join(f"{n} {a['version']}" for n, a in p.get("addons", {}).items())
+        console.print(f"[bold]{p['name']}[/] {p['version']}  add-ons: {addons or 'none'}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@handled
+def run(ctx: typer.Context, product: str, store: StoreOpt = None) -> None:
+    """Run a product's core software; bought add-ons are opened in memory."""
+    raise typer.Exit(run_product(G.home, product, list(ctx.args), store_id=store))
+
+
+@app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo's files here.")] = None,
+) -> None:
+    """The whole story end to end, on loopback, in a temporary folder."""
+    from tollgate.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(keep))
+
+
+def entrypoint() -> None:
+    app()

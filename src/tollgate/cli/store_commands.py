@@ -1,0 +1,154 @@
+"""``tollgate store ...``: the vendor's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tollgate.cli.output import console, emit_json, fail
+from tollgate.store.app import open_store, utcnow
+from tollgate.store.blobs import BlobStore
+from tollgate.store.folder import StoreFolder, StoreFolderError
+from tollgate.store.manifest import ManifestError
+from tollgate.store.server import serve_forever
+from tollgate.store.services import admin
+from tollgate.store.services.errors import StoreError
+from tollgate.store.services.publish import publish as publish_release
+from tollgate.wire.problems import Exit
+
+store_app = typer.Typer(
+    help="Run a store: create it, publish products, serve, watch sales.", no_args_is_help=True
+)
+DirArg = Annotated[Path, typer.Argument(help="The store folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _folder(path: Path) -> StoreFolder:
+    folder = StoreFolder(path)
+    try:
+        _ = folder.config
+    except StoreFolderError as exc:
+        raise fail(str(exc), Exit.USAGE) from exc
+    return folder
+
+
+@store_app.command("init")
+def init(
+    directory: DirArg,
+    name: Annotated[str, typer.Option("--name")] = "Tollgate Store",
+    database: Annotated[
+        str | None,
+        typer.Option("--database", help="SQLAlchemy URL; default: SQLite in the folder."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a store folder: config, fresh keys, database."""
+    try:
+        folder = StoreFolder.create(directory, name=name, database_url=database)
+        open_store(folder)  # runs the migrations
+    except StoreFolderError as exc:
+        raise fail(str(exc), Exit.USAGE) from exc
+    cfg = folder.config
+    if as_json:
+        emit_json(
+            {
+                "store_id": cfg.store_id,
+                "name": cfg.name,
+                "path": str(folder.path),
+                "database_url": cfg.database_url,
+            }
+        )
+        return
+    console.print(f"Created store [bold]{cfg.name}[/] ({cfg.store_id}) in {folder.path}")
+    console.print(
+        f"Keys are in {folder.keys_dir}: keep that folder private and backed up. "
+        "This embedded setup keeps every key there; see docs/architecture.md."
+    )
+
+
+@store_app.command("publish")
+def publish(
+    directory: DirArg,
+    source: Annotated[Path, typer.Argument(help="Product folder with tollgate.toml.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish a product release from its folder (reads SOURCE/tollgate.toml)."""
+    ctx = open_store(_folder(directory))
+    try:
+        with ctx.sessions.begin() as s:
+            done = publish_release(
+                s,
+                BlobStore(ctx.folder.blobs_dir),
+                store_id=ctx.store_id,
+                master_key=ctx.folder.keys.master,
+                source_dir=source,
+                now=utcnow(),
+            )
+    except ManifestError as exc:
+        raise fail(f"{exc} (nothing was published)", Exit.USAGE) from exc
+    if as_json:
+        emit_json(done.__dict__)
+    else:
+        console.print(
+            f"Published {done.product} {done.version}: {done.core_files} core "
+            f"file(s), add-ons: {', '.join(done.addons) or 'none'}"
+        )
+
+
+@store_app.command("serve")
+def serve(
+    directory: DirArg,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8700,
+) -> None:
+    """Serve the store's HTTP API (OpenAPI at /docs)."""
+    ctx = open_store(_folder(directory))
+    repaired = ctx.orders.repair_pending()
+    if repaired:
+        console.print(f"Repaired {repaired} order(s) left pending by a crash")
+    serve_forever(ctx, host, port)
+
+
+@store_app.command("customers")
+def customers(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Registered customers (no card numbers: the store never has them)."""
+    ctx = open_store(_folder(directory))
+    with ctx.sessions() as s:
+        rows = admin.list_customers(s)
+    if as_json:
+        emit_json(rows)
+        return
+    for c in rows:
+        console.print(
+            f"{c['customer_id']}  {c['name']:<20} {c['country']}  {c['card']}  {c['status']}"
+        )
+
+
+@store_app.command("sales")
+def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Paid orders, one line per charge."""
+    ctx = open_store(_folder(directory))
+    with ctx.sessions() as s:
+        rows = admin.list_sales(s)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        console.print(
+            f"{r['paid_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']}  "
+            f"{r['amount']} {r['currency']}  {r['charge_id']}"
+        )
+
+
+@store_app.command("stop-selling")
+def stop_selling(directory: DirArg, customer_id: str) -> None:
+    """Refuse every further request from a customer."""
+    ctx = open_store(_folder(directory))
+    try:
+        with ctx.sessions.begin() as s:
+            admin.stop_selling(s, customer_id)
+    except StoreError as exc:
+        raise fail(exc.detail, Exit.USAGE) from exc
+    console.print(f"Stopped selling to {customer_id}")

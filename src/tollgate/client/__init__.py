@@ -1,0 +1,1 @@
+"""The download program: registration, catalog, purchase, download, vault, run."""

@@ -1,0 +1,150 @@
+"""A customer's account with one store: the pinned store keys, the key file, unlocking ``PK``.
+
+The store's metadata key is pinned at first contact (its fingerprint shown, or given with
+``--trust``); later descriptors and catalogs must be signed by it, so a fake store without
+that key is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from tollgate.client.errors import IntegrityFailure, UsageError
+from tollgate.crypto import CryptoError
+from tollgate.crypto.documents import key_id, public_key_from_b64, verify_document
+from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
+from tollgate.crypto.keys import purchase_key
+from tollgate.runtime.home import ClientHome, machine_id, read_json, write_json
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    store_id: str
+    name: str
+    sealing_key: bytes
+    licence_key: str
+    metadata_key: str
+
+    @property
+    def fingerprint(self) -> str:
+        return key_id(public_key_from_b64(self.metadata_key))
+
+
+def parse_descriptor(envelope: Any, pinned_metadata_key: str | None) -> Descriptor:
+    """Verify a descriptor: against the pinned key, or (first contact) against the key it
+    names, which the caller then pins after showing its fingerprint."""
+    try:
+        claimed = str(envelope["signed"]["metadata_key"])
+        key = public_key_from_b64(pinned_metadata_key or claimed)
+        body = verify_document(envelope, key)
+        if body.get("type") != "store-descriptor":
+            raise IntegrityFailure("not a store descriptor")
+        return Descriptor(
+            str(body["store_id"]),
+            str(body["name"]),
+            base64.b64decode(body["sealing_key"]),
+            str(body["licence_key"]),
+            str(body["metadata_key"]),
+        )
+    except CryptoError as exc:
+        raise IntegrityFailure(
+            f"the store's descriptor is not signed by the pinned key ({exc}): this is not the "
+            "store you registered with"
+        ) from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityFailure(f"the store's descriptor is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Account:
+    store_id: str
+    store_name: str
+    url: str
+    customer_id: str
+    metadata_key: str
+    licence_key: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "store_id": self.store_id,
+            "store_name": self.store_name,
+            "url": self.url,
+            "customer_id": self.customer_id,
+            "metadata_key": self.metadata_key,
+            "licence_key": self.licence_key,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Account:
+        return cls(
+            obj["store_id"],
+            obj["store_name"],
+            obj["url"],
+            obj["customer_id"],
+            obj["metadata_key"],
+            obj["licence_key"],
+        )
+
+    @property
+    def metadata_public_key(self) -> Ed25519PublicKey:
+        return public_key_from_b64(self.metadata_key)
+
+    @property
+    def licence_public_key(self) -> Ed25519PublicKey:
+        return public_key_from_b64(self.licence_key)
+
+    def save(self, home: ClientHome) -> None:
+        write_json(home.account_path(self.store_id), self.to_json())
+
+    def unlock_purchase_key(self, home: ClientHome, password: str | None) -> bytes:
+        """Open the key file with this machine (and password) and derive ``PK``."""
+        try:
+            kf = KeyFile.from_bytes(home.keyfile_path(self.store_id).read_bytes())
+        except OSError as exc:
+            raise UsageError(f"no key file for store {self.store_name}: register first") from exc
+        except CryptoError as exc:
+            raise IntegrityFailure(str(exc)) from exc
+        if kf.argon2 is not None and password is None:
+            raise UsageError(
+                "this account has a password: give it with --password or TOLLGATE_PASSWORD"
+            )
+        pw_key = password_key(kf.argon2, password)
+        try:
+            customer_key = unseal_key(
+                kf,
+                machine_id=machine_id(),
+                password_key=pw_key if kf.binding.needs_password else None,
+            )
+        except CryptoError as exc:
+            raise IntegrityFailure(
+                f"{exc}: purchases are possible only from the machine that registered"
+            ) from exc
+        return purchase_key(customer_key, self.store_id, self.customer_id, pw_key)
+
+
+def accounts(home: ClientHome) -> list[Account]:
+    return [Account.from_json(a) for a in home.accounts()]
+
+
+def find_account(home: ClientHome, store: str | None) -> Account:
+    """The account for a store URL or id; with one account, that one."""
+    found = accounts(home)
+    if store:
+        match = [a for a in found if store in (a.store_id, a.url, a.url.rstrip("/"), a.store_name)]
+        if not match:
+            raise UsageError(f"not registered with {store}: run `tollgate register {store}`")
+        return match[0]
+    if not found:
+        raise UsageError("not registered with any store: run `tollgate register URL ...`")
+    if len(found) > 1:
+        names = ", ".join(a.url for a in found)
+        raise UsageError(f"registered with several stores ({names}): choose one with --store")
+    return found[0]
+
+
+def load_account(home: ClientHome, store_id: str) -> Account:
+    return Account.from_json(read_json(home.account_path(store_id)))

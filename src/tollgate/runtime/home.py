@@ -1,0 +1,122 @@
+"""The client's folder: one layout, read by the runtime and written by the client.
+
+```
+HOME/stores/<store id>/account.json     store URL, pinned keys, customer id, binding
+HOME/stores/<store id>/keyfile.json     K sealed to the binding
+HOME/stores/<store id>/licences/<id>.json
+HOME/products/<store id>/<product>/<version>/   core files, installed openly
+HOME/vault/<store id>/<product>/<addon>/<version>/<sha256>   add-on files, encrypted
+HOME/state.json                         what is installed (products, add-ons, licences)
+```
+Only the standard library here: core software imports this through tollgate.runtime.
+Every write goes to a temporary file first and is switched in with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HOME_ENV = "TOLLGATE_HOME"
+MACHINE_ENV = "TOLLGATE_MACHINE_ID"
+MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
+
+
+def default_home() -> Path:
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env)
+    try:
+        from platformdirs import user_data_dir
+    except ImportError:  # core software need not carry platformdirs
+        return Path.home() / ".local" / "share" / "tollgate"
+    return Path(user_data_dir("tollgate", appauthor=False))
+
+
+def machine_id() -> str | None:
+    """``TOLLGATE_MACHINE_ID`` if set (containers, tests), else the OS's machine id."""
+    env = os.environ.get(MACHINE_ENV)
+    if env:
+        return env.strip()
+    for path in MACHINE_ID_FILES:
+        try:
+            value = path.read_text().strip()
+        except OSError:
+            continue
+        if value:
+            return value
+    return None
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True).encode() + b"\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+class ClientHome:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or default_home()).expanduser().resolve()
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.json"
+
+    def store_dir(self, store_id: str) -> Path:
+        return self.root / "stores" / store_id
+
+    def account_path(self, store_id: str) -> Path:
+        return self.store_dir(store_id) / "account.json"
+
+    def keyfile_path(self, store_id: str) -> Path:
+        return self.store_dir(store_id) / "keyfile.json"
+
+    def licence_path(self, store_id: str, licence_id: str) -> Path:
+        return self.store_dir(store_id) / "licences" / f"{licence_id}.json"
+
+    def product_dir(self, store_id: str, product: str, version: str) -> Path:
+        return self.root / "products" / store_id / product / version
+
+    def vault_file(
+        self, store_id: str, product: str, addon: str, version: str, digest: str
+    ) -> Path:
+        return self.root / "vault" / store_id / product / addon / version / digest
+
+    def accounts(self) -> list[dict[str, Any]]:
+        base = self.root / "stores"
+        if not base.is_dir():
+            return []
+        return [
+            read_json(p / "account.json")
+            for p in sorted(base.iterdir())
+            if (p / "account.json").is_file()
+        ]
+
+    def load_state(self) -> dict[str, Any]:
+        if not self.state_path.is_file():
+            return {"format": 1, "products": {}}
+        state: dict[str, Any] = read_json(self.state_path)
+        return state
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        write_json(self.state_path, state)

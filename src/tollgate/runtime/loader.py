@@ -1,0 +1,95 @@
+"""Import a Python package from verified plaintext held in memory (never written to disk).
+
+The files arrive as ``{relative path: bytes}`` after every chunk has been authenticated; the
+package root is the folder holding ``__init__.py``. ``pkgutil.get_data(package, resource)``
+reads the package's data files through :meth:`MemoryLoader.get_data`.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from types import ModuleType
+
+VIRTUAL_ROOT = "<tollgate>"
+
+
+class MemoryLoader(importlib.abc.Loader):
+    def __init__(self, origin: str, files: dict[str, bytes]) -> None:
+        self.origin, self.files = origin, files
+
+    def _key(self, path: str) -> str:
+        prefix = f"{VIRTUAL_ROOT}/{self.origin}/"
+        if not path.startswith(prefix):
+            raise OSError(f"{path} is not part of add-on {self.origin}")
+        return path[len(prefix) :]
+
+    def get_data(self, path: str) -> bytes:
+        try:
+            return self.files[self._key(path)]
+        except KeyError as exc:
+            raise FileNotFoundError(path) from exc
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        assert module.__spec__ is not None and module.__spec__.origin is not None
+        source = self.get_data(module.__spec__.origin)
+        code = compile(source, module.__spec__.origin, "exec", dont_inherit=True)
+        exec(code, module.__dict__)  # noqa: S102 - verified add-on code, the point of the loader
+
+
+class MemoryFinder(importlib.abc.MetaPathFinder):
+    """Finds modules of one add-on package among its in-memory files."""
+
+    def __init__(
+        self, origin: str, package: str, package_dir: str, files: dict[str, bytes]
+    ) -> None:
+        self.package, self.package_dir = package, package_dir
+        self.loader = MemoryLoader(origin, files)
+        self.origin = origin
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.package and not fullname.startswith(self.package + "."):
+            return None
+        rel = PurePosixPath(self.package_dir, *fullname.split(".")[1:])
+        base = f"{VIRTUAL_ROOT}/{self.origin}/"
+        if f"{rel}/__init__.py" in self.loader.files:
+            spec = importlib.util.spec_from_loader(
+                fullname, self.loader, origin=f"{base}{rel}/__init__.py", is_package=True
+            )
+            if spec is not None:
+                spec.submodule_search_locations = [f"{base}{rel}"]
+                spec.has_location = True
+            return spec
+        if f"{rel}.py" in self.loader.files:
+            spec = importlib.util.spec_from_loader(fullname, self.loader, origin=f"{base}{rel}.py")
+            if spec is not None:
+                spec.has_location = True
+            return spec
+        return None
+
+
+def import_package(origin: str, files: dict[str, bytes]) -> ModuleType:
+    """Install a finder for the add-on's package and import it."""
+    inits = sorted(
+        (p for p in files if p.endswith("/__init__.py") or p == "__init__.py"),
+        key=lambda p: p.count("/"),
+    )
+    if not inits:
+        raise ImportError(f"add-on {origin} has no Python package (__init__.py)")
+    package_dir = str(PurePosixPath(inits[0]).parent)
+    package = PurePosixPath(package_dir).name
+    if not package.isidentifier():
+        raise ImportError(f"add-on {origin}: {package_dir!r} is not an importable package")
+    if package in sys.modules:
+        return sys.modules[package]
+    sys.meta_path.insert(0, MemoryFinder(origin, package, package_dir, files))
+    return importlib.import_module(package)

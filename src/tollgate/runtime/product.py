@@ -1,0 +1,177 @@
+"""``Product``: what core software uses to find, check and open its add-ons in memory.
+
+Opening an add-on: read the licence → verify its signature (store's licence key, pinned at
+registration), store and customer → unseal ``K`` from the key file with this machine's binding
+→ unwrap each file's content key → check the vault file's stream header against the
+licence's commitment → decrypt and authenticate every chunk in memory. Nothing decrypted is
+written anywhere. ``K`` is dropped as soon as the content keys are unwrapped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tollgate.crypto import CryptoError
+from tollgate.crypto.documents import public_key_from_b64
+from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
+from tollgate.crypto.keys import licence_wrapping_key, unwrap_content_key
+from tollgate.crypto.stream import StreamReader
+from tollgate.runtime.errors import (
+    AddOnIntegrityError,
+    AddOnNotLicensed,
+    ProductNotInstalled,
+)
+from tollgate.runtime.home import ClientHome, machine_id, read_json
+from tollgate.runtime.loader import import_package
+from tollgate.wire.licence import Licence, parse_licence
+
+PASSWORD_ENV = "TOLLGATE_PASSWORD"  # noqa: S105 (the name of a variable)
+
+
+@dataclass(frozen=True)
+class _Installed:
+    store_id: str
+    name: str
+    version: str
+    path: Path
+    entry: str
+    addons: dict[str, Any]
+
+
+class Product:
+    def __init__(self, home: ClientHome, installed: _Installed) -> None:
+        self._home, self._installed = home, installed
+        self._customer_key: bytes | None = None
+
+    @classmethod
+    def open(cls, name: str, *, home: Path | None = None, store_id: str | None = None) -> Product:
+        """Find an installed product by name (in one store, if several have it)."""
+        client_home = ClientHome(home)
+        products = client_home.load_state().get("products", {})
+        store_id = store_id or os.environ.get("TOLLGATE_STORE_ID")
+        found = [
+            p
+            for p in products.values()
+            if p["name"] == name and (store_id is None or p["store_id"] == store_id)
+        ]
+        if not found:
+            raise ProductNotInstalled(f"{name} is not installed: run `tollgate install {name}`")
+        p = found[0]
+        return cls(
+            client_home,
+            _Installed(
+                p["store_id"],
+                p["name"],
+                p["version"],
+                Path(p["path"]),
+                p["entry"],
+                p.get("addons", {}),
+            ),
+        )
+
+    @property
+    def name(self) -> str:
+        return self._installed.name
+
+    @property
+    def path(self) -> Path:
+        return self._installed.path
+
+    @property
+    def store_id(self) -> str:
+        return self._installed.store_id
+
+    @property
+    def installed_entry(self) -> str:
+        return self._installed.entry
+
+    def has(self, addon: str) -> bool:
+        """True if this machine holds a licence for the add-on (not yet checked: opening it
+        checks everything and raises rather than fall back)."""
+        return addon in self._installed.addons
+
+    def _account(self) -> dict[str, Any]:
+        account: dict[str, Any] = read_json(self._home.account_path(self._installed.store_id))
+        return account
+
+    def _licence(self, addon: str) -> Licence:
+        entry = self._installed.addons.get(addon)
+        if entry is None:
+            raise AddOnNotLicensed(
+                f"{self.name} add-on {addon!r} is not bought on this machine: "
+                f"run `tollgate buy {self.name} {addon}`"
+            )
+        account = self._account()
+        try:
+            envelope = read_json(self._home.licence_path(account["store_id"], entry["licence_id"]))
+            return parse_licence(
+                envelope,
+                public_key_from_b64(account["licence_key"]),
+                store_id=account["store_id"],
+                customer_id=account["customer_id"],
+            )
+        except (OSError, ValueError, CryptoError) as exc:
+            raise AddOnIntegrityError(
+                f"the licence for {self.name} {addon} failed its check ({exc}); "
+                "reinstall it with `tollgate buy` (you will not be charged again)"
+            ) from exc
+
+    def _unlock(self) -> bytes:
+        if self._customer_key is None:
+            account = self._account()
+            try:
+                kf = KeyFile.from_bytes(self._home.keyfile_path(account["store_id"]).read_bytes())
+                pw = os.environ.get(PASSWORD_ENV) if kf.binding.needs_password else None
+                self._customer_key = unseal_key(
+                    kf, machine_id=machine_id(), password_key=password_key(kf.argon2, pw)
+                )
+            except (OSError, CryptoError) as exc:
+                raise AddOnIntegrityError(
+                    f"cannot open the add-ons of {self.name} here: {exc}. Add-ons run only "
+                    "on the machine that bought them (or with the key file's password)"
+                ) from exc
+        return self._customer_key
+
+    def read_addon_files(self, addon: str) -> dict[str, bytes]:
+        """Every file of a bought add-on, decrypted and authenticated in memory."""
+        licence = self._licence(addon)
+        customer_key = self._unlock()
+        kwk = licence_wrapping_key(
+            customer_key, licence.store_id, licence.customer_id, licence.licence_id
+        )
+        out: dict[str, bytes] = {}
+        for f in licence.files:
+            vault = self._home.vault_file(
+                licence.store_id, licence.product, licence.addon, licence.version, f.digest
+            )
+            try:
+                data = vault.read_bytes()
+                content_key = unwrap_content_key(kwk, f.wrapped_key)
+                reader = StreamReader(
+                    content_key,
+                    data,
+                    expected_file_id=f.stream_id,
+                    expected_commitment=f.commitment,
+                )
+                out[f.path] = reader.read_all()
+            except (OSError, CryptoError) as exc:
+                raise AddOnIntegrityError(
+                    f"{self.name} add-on {addon}: {f.path} failed its check ({exc}); it will "
+                    f"not run. Reinstall with `tollgate buy {self.name} {addon}`"
+                ) from exc
+        return out
+
+    def import_module(self, addon: str) -> ModuleType:
+        """Decrypt, verify and import the add-on's Python package from memory."""
+        files = self.read_addon_files(addon)
+        try:
+            return import_package(f"{self.name}/{addon}", files)
+        finally:
+            self.forget_key()
+
+    def forget_key(self) -> None:
+        self._customer_key = None

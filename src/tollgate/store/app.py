@@ -1,0 +1,275 @@
+"""The store's HTTP API (FastAPI): routes translate HTTP to service calls and back.
+
+All endpoints live under ``/v1``; OpenAPI at ``/docs``. Every error is an RFC 9457 problem
+document with a stable ``code`` (tollgate.wire.problems).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tollgate.crypto.httpsig import request_view
+from tollgate.store.auth import Caller, authenticate
+from tollgate.store.blobs import DIGEST_RE, BlobStore
+from tollgate.store.db import AddOn, Licence, Order, ReleasedFile, make_engine, make_sessionmaker
+from tollgate.store.folder import StoreFolder
+from tollgate.store.migrate import upgrade
+from tollgate.store.payments import Gateway
+from tollgate.store.payments.sandbox import SandboxGateway
+from tollgate.store.ratelimit import RateLimiter
+from tollgate.store.services import catalog as catalog_service
+from tollgate.store.services.errors import StoreError
+from tollgate.store.services.orders import OrderService
+from tollgate.store.services.registration import register
+from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
+from tollgate.wire.schemas import OrderRequest, RegistrationRequest
+
+log = logging.getLogger("tollgate.store")
+MAX_BODY = 64 * 1024
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class StoreContext:
+    folder: StoreFolder
+    sessions: sessionmaker[Session]
+    gateway: Gateway
+    clock: Clock
+    orders: OrderService
+    registration_limit: RateLimiter
+
+    @property
+    def store_id(self) -> str:
+        return self.folder.config.store_id
+
+
+def open_store(
+    folder: StoreFolder,
+    *,
+    clock: Clock = utcnow,
+    gateway: Gateway | None = None,
+    registrations_per_minute: int = 10,
+    database_url: str | None = None,
+) -> StoreContext:
+    engine = make_engine(database_url or folder.config.database_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    gateway = gateway or SandboxGateway(sessions, clock)
+    orders = OrderService(sessions, gateway, folder.keys, folder.config.store_id, clock)
+    return StoreContext(
+        folder, sessions, gateway, clock, orders, RateLimiter(registrations_per_minute, 60.0)
+    )
+
+
+def problem(code: str, detail: str, **extra: object) -> JSONResponse:
+    return JSONResponse(
+        problem_document(code, detail, **extra),
+        status_code=CODES[code].status,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with a 413 problem, before any route runs."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await problem("payload_too_large", f"bodies are limited to {self.limit} bytes")(
+                    scope, receive, send
+                )
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await problem("payload_too_large", f"bodies are limited to {self.limit} bytes")(
+                scope, receive, send
+            )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(ctx: StoreContext) -> FastAPI:
+    app = FastAPI(
+        title="Tollgate store", version="1", docs_url="/docs", openapi_url="/openapi.json"
+    )
+    keys = ctx.folder.keys
+    blobs = BlobStore(ctx.folder.blobs_dir)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return problem(exc.code, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()][:10]
+        return problem("malformed_request", "the request body is invalid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "malformed_request"
+        )
+        return problem(code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(
+            "internal_error", "the store failed; the request changed nothing it could not finish"
+        )
+
+    async def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Services are synchronous (database and gateway I/O): run them off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def signed_caller(request: Request) -> Caller:
+        body = await request.body()
+        view = request_view(request.method, str(request.url), request.headers)
+        caller: Caller = await run(authenticate, ctx.sessions, keys.master, view, body, ctx.clock())
+        return caller
+
+    @app.get("/v1/store", summary="Store descriptor, signed with the metadata key")
+    async def get_store() -> dict[str, Any]:
+        return catalog_service.descriptor(keys, store_id=ctx.store_id, name=ctx.folder.config.name)
+
+    @app.get("/v1/catalog", summary="Latest release of every product, signed")
+    async def get_catalog() -> dict[str, Any]:
+        def build() -> dict[str, Any]:
+            with ctx.sessions() as s:
+                return catalog_service.catalog(s, keys, store_id=ctx.store_id, now=ctx.clock())
+
+        result: dict[str, Any] = await run(build)
+        return result
+
+    @app.post(
+        "/v1/registrations",
+        status_code=201,
+        summary="Register a customer (sealed to the store's HPKE key)",
+    )
+    async def post_registration(body: RegistrationRequest, request: Request) -> dict[str, Any]:
+        address = request.client.host if request.client else "unknown"
+        if not ctx.registration_limit.allow(address):
+            raise StoreError(
+                "rate_limited", "too many registrations from this address; wait a minute"
+            )
+        result: dict[str, Any] = await run(
+            register,
+            ctx.sessions,
+            ctx.gateway,
+            keys,
+            store_id=ctx.store_id,
+            request=body,
+            now=ctx.clock(),
+        )
+        return result
+
+    @app.post("/v1/orders", summary="Buy an add-on (signed with the purchase key)")
+    async def post_order(
+        order: OrderRequest,
+        idempotency_key: Annotated[str, Header(min_length=8, max_length=255)],
+        caller: Caller = Depends(signed_caller),
+    ) -> dict[str, Any]:
+        outcome = await run(ctx.orders.place, caller.customer_id, order, idempotency_key)
+        result: dict[str, Any] = outcome.to_json()
+        return result
+
+    @app.get("/v1/licences", summary="The caller's licences (signed request)")
+    async def get_licences(caller: Caller = Depends(signed_caller)) -> dict[str, Any]:
+        def load() -> list[dict[str, Any]]:
+            with ctx.sessions() as s:
+                rows = s.scalars(
+                    select(Licence)
+                    .where(Licence.customer_id == caller.customer_id)
+                    .order_by(Licence.issued_at)
+                ).all()
+                return [r.document for r in rows]
+
+        return {"licences": await run(load)}
+
+    def _entitled(customer_id: str | None, digest: str) -> ReleasedFile | None:
+        with ctx.sessions() as s:
+            rows = s.scalars(select(ReleasedFile).where(ReleasedFile.digest == digest)).all()
+            if not rows:
+                raise StoreError("not_found", "no released file has this digest")
+            public = [r for r in rows if not r.encrypted]
+            if public:
+                return public[0]
+            if customer_id is None:
+                return None
+            for r in rows:
+                paid = s.scalars(
+                    select(Order.id)
+                    .join(Licence, Licence.order_id == Order.id)
+                    .where(
+                        Order.customer_id == customer_id,
+                        Order.status == "paid",
+                        Licence.addon_id.in_(
+                            select(AddOn.id).where(
+                                AddOn.release_id == r.release_id, AddOn.name == r.addon_name
+                            )
+                        ),
+                    )
+                ).first()
+                if paid:
+                    return r
+            raise StoreError("not_entitled", "buy this add-on before downloading it")
+
+    @app.get(
+        "/v1/files/{digest}",
+        summary="A released file by SHA-256; HTTP Range supported",
+        response_class=FileResponse,
+    )
+    async def get_file(digest: str, request: Request) -> FileResponse:
+        if not DIGEST_RE.match(digest):
+            raise StoreError("malformed_request", "a file is named by its SHA-256 in hex")
+        found = await run(_entitled, None, digest)
+        if found is None:  # encrypted: only to a customer who bought it
+            caller = await signed_caller(request)
+            await run(_entitled, caller.customer_id, digest)
+        return FileResponse(
+            blobs.path(digest),
+            media_type="application/octet-stream",
+            headers={"Cache-Control": "private, max-age=0"},
+        )
+
+    return app
+
+
+def build_asgi(ctx: StoreContext) -> ASGIApp:
+    return BodyLimit(create_app(ctx))

@@ -1,0 +1,124 @@
+"""The store folder made by ``tollgate store init``: config, keys, blobs and the SQLite file.
+
+```
+DIR/store.toml          name, store id, database URL
+DIR/keys/master.key     32 bytes: encrypts K and PK in the database (never in the database)
+DIR/keys/sealing.key    HPKE private key (ML-KEM-768 seed ‖ X25519), for registrations
+DIR/keys/metadata.key   Ed25519: signs the store descriptor and catalog
+DIR/keys/licence.key    Ed25519: signs licences and receipts
+DIR/blobs/<sha256>      released files, by digest (add-ons only as ciphertext)
+DIR/store.db            SQLite database (the embedded default)
+```
+Key files are written 0600 in a 0700 folder. The embedded default keeps every key here; a
+production store would hold the master key in a KMS and the metadata key offline.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tollgate.crypto.sealing import SealingPrivateKey
+
+
+class StoreFolderError(Exception):
+    """The folder is missing, incomplete or not a store."""
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    name: str
+    store_id: str
+    database_url: str
+
+
+class StoreFolder:
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "store.toml"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.path / "keys"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.path / "blobs"
+
+    def default_database_url(self) -> str:
+        return f"sqlite:///{self.path / 'store.db'}"
+
+    @classmethod
+    def create(cls, path: Path, *, name: str, database_url: str | None = None) -> StoreFolder:
+        """Make a new store folder with fresh keys. Refuses a folder that already has one."""
+        folder = cls(path)
+        if folder.config_path.exists():
+            raise StoreFolderError(f"{folder.path} already holds a store")
+        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.keys_dir.mkdir(mode=0o700, exist_ok=True)
+        folder.blobs_dir.mkdir(exist_ok=True)
+        _write_secret(folder.keys_dir / "master.key", secrets.token_bytes(32))
+        _write_secret(folder.keys_dir / "sealing.key", SealingPrivateKey.generate().private_bytes())
+        for name_ in ("metadata.key", "licence.key"):
+            _write_secret(folder.keys_dir / name_, Ed25519PrivateKey.generate().private_bytes_raw())
+        store_id = "st_" + secrets.token_hex(8)
+        url = database_url or folder.default_database_url()
+        folder.config_path.write_text(
+            "# Tollgate store configuration\n"
+            f"name = {_toml_string(name)}\n"
+            f"store_id = {_toml_string(store_id)}\n"
+            f"database_url = {_toml_string(url)}\n"
+        )
+        return folder
+
+    @cached_property
+    def config(self) -> StoreConfig:
+        if not self.config_path.is_file():
+            raise StoreFolderError(f"{self.path} is not a store folder (no store.toml)")
+        try:
+            raw = tomllib.loads(self.config_path.read_text())
+            return StoreConfig(str(raw["name"]), str(raw["store_id"]), str(raw["database_url"]))
+        except (tomllib.TOMLDecodeError, KeyError) as exc:
+            raise StoreFolderError(f"{self.config_path}: {exc}") from exc
+
+    def _key(self, name: str) -> bytes:
+        try:
+            return (self.keys_dir / name).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreFolderError(f"missing key file {self.keys_dir / name}") from exc
+
+    @cached_property
+    def keys(self) -> StoreKeys:
+        return StoreKeys(
+            master=self._key("master.key"),
+            sealing=SealingPrivateKey(self._key("sealing.key")),
+            metadata=Ed25519PrivateKey.from_private_bytes(self._key("metadata.key")),
+            licence=Ed25519PrivateKey.from_private_bytes(self._key("licence.key")),
+        )
+
+
+@dataclass(frozen=True)
+class StoreKeys:
+    master: bytes
+    sealing: SealingPrivateKey
+    metadata: Ed25519PrivateKey
+    licence: Ed25519PrivateKey

@@ -1,0 +1,200 @@
+"""The product manifest, ``tollgate.toml`` (DESIGN.md section 8), parsed and checked.
+
+Every error names the file and the key, e.g. ``examples/mt/tollgate.toml: addon[0].price:
+must be an integer >= 0``. Nothing is published from a manifest that has any error.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+POLICY_KINDS = {"perpetual"}
+
+
+class ManifestError(Exception):
+    def __init__(self, path: Path, key: str, message: str) -> None:
+        super().__init__(f"{path}: {key}: {message}")
+        self.path, self.key = path, key
+
+
+@dataclass(frozen=True)
+class AddOnSpec:
+    name: str
+    function: str
+    revision: int
+    price: int
+    currency: str
+    files: list[str]
+    policy: dict[str, Any]
+    countries: dict[str, list[str]] | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    name: str
+    version: Version
+    summary: str
+    notes: str
+    core_files: list[str]
+    entry: str
+    addons: list[AddOnSpec] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, message: str) -> ManifestError:
+        return ManifestError(self.path, key, message)
+
+    def table(self, doc: dict[str, Any], key: str) -> dict[str, Any]:
+        value = doc.get(key)
+        if not isinstance(value, dict):
+            raise self.fail(key, "missing table" if value is None else "must be a table")
+        return value
+
+    def string(
+        self,
+        table: dict[str, Any],
+        where: str,
+        key: str,
+        *,
+        default: str | None = None,
+        pattern: re.Pattern[str] | None = None,
+    ) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise self.fail(f"{where}.{key}", "missing" if value is None else "must be a string")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(f"{where}.{key}", f"{value!r} is not a valid name")
+        return value
+
+    def integer(self, table: dict[str, Any], where: str, key: str, *, minimum: int = 0) -> int:
+        value = table.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(f"{where}.{key}", f"must be an integer >= {minimum}")
+        return value
+
+    def globs(self, table: dict[str, Any], where: str) -> list[str]:
+        value = table.get("files")
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v for v in value)
+        ):
+            raise self.fail(f"{where}.files", "must be a non-empty list of glob strings")
+        for pattern in value:
+            if pattern.startswith("/") or ".." in Path(pattern).parts:
+                raise self.fail(f"{where}.files", f"{pattern!r} must stay inside the product")
+        return value
+
+
+def _policy(reader: _Reader, where: str, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {"kind": "perpetual"}
+    if not isinstance(raw, dict) or raw.get("kind", "perpetual") not in POLICY_KINDS:
+        raise reader.fail(f"{where}.policy", f"supported kinds: {sorted(POLICY_KINDS)}")
+    return {"kind": "perpetual"}
+
+
+def _countries(reader: _Reader, where: str, raw: Any) -> dict[str, list[str]] | None:
+    if raw is None:
+        return None
+    ok = isinstance(raw, dict) and len(raw) == 1 and next(iter(raw)) in ("allow", "deny")
+    values = next(iter(raw.values())) if ok else None
+    if (
+        not ok
+        or not isinstance(values, list)
+        or not all(isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c) for c in values)
+    ):
+        raise reader.fail(
+            f"{where}.countries",
+            "must be { allow = [...] } or { deny = [...] } with ISO 3166 two-letter codes",
+        )
+    return {str(k): list(v) for k, v in raw.items()}
+
+
+def load_manifest(source_dir: Path) -> Manifest:
+    path = source_dir / "tollgate.toml"
+    reader = _Reader(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ManifestError(path, "(file)", "no tollgate.toml in this folder") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(path, "(syntax)", str(exc)) from exc
+    product = reader.table(doc, "product")
+    core = reader.table(doc, "core")
+    name = reader.string(product, "product", "name", pattern=NAME_RE)
+    raw_version = reader.string(product, "product", "version")
+    try:
+        version = Version(raw_version)
+    except InvalidVersion as exc:
+        raise reader.fail("product.version", f"{raw_version!r} is not a PEP 440 version") from exc
+    entry = reader.string(core, "core", "entry")
+    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", entry):
+        raise reader.fail("core.entry", "must look like 'package.module:function'")
+    raw_addons = doc.get("addon", [])
+    if not isinstance(raw_addons, list):
+        raise reader.fail("addon", "must be an array of tables ([[addon]])")
+    addons: list[AddOnSpec] = []
+    for i, raw in enumerate(raw_addons):
+        where = f"addon[{i}]"
+        if not isinstance(raw, dict):
+            raise reader.fail(where, "must be a table")
+        addon_name = reader.string(raw, where, "name", pattern=NAME_RE)
+        if any(a.name == addon_name for a in addons):
+            raise reader.fail(f"{where}.name", f"duplicate add-on {addon_name!r}")
+        currency = reader.string(raw, where, "currency", default="USD")
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise reader.fail(f"{where}.currency", "must be an ISO 4217 code such as 'JPY'")
+        addons.append(
+            AddOnSpec(
+                name=addon_name,
+                function=reader.string(raw, where, "function", default=addon_name),
+                revision=reader.integer(raw, where, "revision", minimum=1),
+                price=reader.integer(raw, where, "price"),
+                currency=currency,
+                files=reader.globs(raw, where),
+                policy=_policy(reader, where, raw.get("policy")),
+                countries=_countries(reader, where, raw.get("countries")),
+            )
+        )
+    return Manifest(
+        path=path,
+        name=name,
+        version=version,
+        summary=str(product.get("summary", "")),
+        notes=str(product.get("notes", "")),
+        core_files=reader.globs(core, "core"),
+        entry=entry,
+        addons=addons,
+    )
+
+
+def expand(manifest: Manifest, patterns: list[str], where: str) -> list[str]:
+    """Relative POSIX paths of the files the globs select; each glob must select something."""
+    root = manifest.root
+    found: dict[str, None] = {}
+    for pattern in patterns:
+        # A matched folder stands for every file beneath it ("addons/dic2/**" on 3.11
+        # matches folders only).
+        paths = (q for p in root.glob(pattern) for q in ([p] if p.is_file() else p.rglob("*")))
+        matches = sorted({p for p in paths if p.is_file() and "__pycache__" not in p.parts})
+        if not matches:
+            raise ManifestError(manifest.path, f"{where}.files", f"{pattern!r} matches no file")
+        for match in matches:
+            found[match.relative_to(root).as_posix()] = None
+    return list(found)

@@ -1,0 +1,1 @@
+"""Store services: plain functions over a database session, no HTTP in sight."""

@@ -1,0 +1,288 @@
+"""The order flow (DESIGN.md section 5): charge exactly once, never deliver unpaid.
+
+1. In one transaction, find or insert the order. The unique constraint on (customer, add-on
+   release) makes a second order for the same thing find the first; the Idempotency-Key is
+   scoped per customer and bound to a hash of the request, so reusing it for a different order
+   is refused (422).
+2. Charge the card token with ``<order id>/<attempt>`` as the gateway's idempotency key and
+   check amount, currency and reference on the answer. Any worker that finds the order
+   pending may (re)do this: the gateway returns the first charge, so a crash between the
+   charge and step 3, a retry, or two concurrent requests all lead to one charge.
+3. In one transaction, mark the order paid (compare-and-set on its status and attempt) and
+   issue the licence. Whoever loses the compare-and-set reads the winner's licence.
+
+A failed charge marks the order failed; the same Idempotency-Key replays that failure, a new
+one (the customer trying again) starts a new attempt on the same order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Update, or_, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tollgate.crypto.documents import canonical
+from tollgate.store.db import AddOn, Customer, Licence, Order, Product, Release
+from tollgate.store.folder import StoreKeys
+from tollgate.store.payments import Charge, Gateway, GatewayUnavailable, IdempotencyConflict
+from tollgate.store.services.errors import StoreError
+from tollgate.store.services.licences import issue_licence
+from tollgate.wire.schemas import OrderRequest
+
+log = logging.getLogger("tollgate.store.orders")
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    order_id: str
+    status: str
+    amount: int
+    currency: str
+    charge_id: str | None
+    licence: dict[str, Any] | None
+    failure_code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "status": self.status,
+            "amount": self.amount,
+            "currency": self.currency,
+            "charge_id": self.charge_id,
+            "licence": self.licence,
+        }
+
+
+def request_hash(order: OrderRequest) -> str:
+    return hashlib.sha256(canonical(order.model_dump())).hexdigest()
+
+
+def _find_addon(s: Session, order: OrderRequest) -> AddOn:
+    addon = s.scalars(
+        select(AddOn)
+        .join(Release)
+        .join(Product)
+        .where(
+            Product.name == order.product,
+            Release.version == order.version,
+            AddOn.name == order.addon,
+        )
+    ).one_or_none()
+    if addon is None:
+        raise StoreError(
+            "not_found", f"{order.product} {order.version} has no add-on {order.addon!r}"
+        )
+    return addon
+
+
+def _check_sale(addon: AddOn, customer: Customer) -> None:
+    countries = addon.policy.get("countries")
+    if countries:
+        allowed = (
+            customer.country in countries["allow"]
+            if "allow" in countries
+            else customer.country not in countries.get("deny", [])
+        )
+        if not allowed:
+            raise StoreError(
+                "not_for_sale", f"{addon.name} is not sold to customers in {customer.country}"
+            )
+
+
+def _rowcount(s: Session, statement: Update) -> int:
+    """Rows an UPDATE changed: the compare-and-set result."""
+    result = s.execute(statement)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+class OrderService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        gateway: Gateway,
+        keys: StoreKeys,
+        store_id: str,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._sessions, self._gateway, self._keys = sessions, gateway, keys
+        self._store_id, self._clock = store_id, clock
+
+    def place(self, customer_id: str, order: OrderRequest, idempotency_key: str) -> OrderOutcome:
+        digest = request_hash(order)
+        row = self._find_or_create(customer_id, order, idempotency_key, digest)
+        if row.status == "pending":
+            return self._complete(row)
+        return self._outcome(row)
+
+    def _find_or_create(
+        self, customer_id: str, order: OrderRequest, idem: str, digest: str
+    ) -> Order:
+        for _ in range(3):
+            with self._sessions.begin() as s:
+                customer = s.get_one(Customer, customer_id)
+                addon = _find_addon(s, order)
+                _check_sale(addon, customer)
+                existing = s.scalars(
+                    select(Order).where(
+                        Order.customer_id == customer_id,
+                        or_(Order.idempotency_key == idem, Order.addon_id == addon.id),
+                    )
+                ).all()
+                same_key = [o for o in existing if o.idempotency_key == idem]
+                if same_key:
+                    if same_key[0].request_hash != digest:
+                        raise StoreError(
+                            "idempotency_key_reused",
+                            "this Idempotency-Key was used for a different order",
+                        )
+                    return same_key[0]
+                if existing:
+                    return self._retry_if_failed(s, existing[0], idem, digest)
+                now = self._clock()
+                row = Order(
+                    id="ord_" + secrets.token_hex(12),
+                    customer_id=customer_id,
+                    addon_id=addon.id,
+                    idempotency_key=idem,
+                    request_hash=digest,
+                    status="pending",
+                    attempt=1,
+                    amount=addon.price,
+                    currency=addon.currency,
+                    created_at=now,
+                    updated_at=now,
+                )
+                s.add(row)
+                try:
+                    s.flush()
+                except DBIntegrityError:
+                    s.rollback()
+                    continue  # a concurrent request inserted it: read theirs
+                return row
+        raise StoreError("order_in_progress", "the order is being created elsewhere; retry")
+
+    def _retry_if_failed(self, s: Session, row: Order, idem: str, digest: str) -> Order:
+        """Same add-on, new Idempotency-Key: a fresh attempt if the last one failed."""
+        if row.status != "failed":
+            return row
+        changed = _rowcount(
+            s,
+            update(Order)
+            .where(Order.id == row.id, Order.status == "failed", Order.attempt == row.attempt)
+            .values(
+                status="pending",
+                attempt=row.attempt + 1,
+                idempotency_key=idem,
+                request_hash=digest,
+                failure_code=None,
+                updated_at=self._clock(),
+            ),
+        )
+        s.refresh(row)
+        if not changed:
+            log.info("order %s retried concurrently", row.id)
+        return row
+
+    def _charge(self, row: Order, token: str) -> Charge:
+        try:
+            charge = self._gateway.charge(
+                token,
+                amount=row.amount,
+                currency=row.currency,
+                idempotency_key=f"{row.id}/{row.attempt}",
+                reference=row.id,
+            )
+        except GatewayUnavailable as exc:
+            raise StoreError(
+                "payment_unavailable", "the payment gateway did not answer; retry later"
+            ) from exc
+        except IdempotencyConflict as exc:
+            raise StoreError("internal_error", "payment record conflict") from exc
+        if (charge.amount, charge.currency, charge.reference) != (row.amount, row.currency, row.id):
+            log.error("gateway answered order %s with other terms", row.id)
+            raise StoreError("internal_error", "the gateway's answer does not match the order")
+        return charge
+
+    def _complete(self, row: Order) -> OrderOutcome:
+        with self._sessions() as s:
+            token = s.get_one(Customer, row.customer_id).card_token
+        charge = self._charge(row, token) if row.amount > 0 else None
+        now = self._clock()
+        with self._sessions.begin() as s:
+            status = "paid" if charge is None or charge.succeeded else "failed"
+            won = _rowcount(
+                s,
+                update(Order)
+                .where(Order.id == row.id, Order.status == "pending", Order.attempt == row.attempt)
+                .values(
+                    status=status,
+                    charge_id=charge.id if charge else None,
+                    failure_code=None if charge is None else charge.failure_code,
+                    updated_at=now,
+                ),
+            )
+            if won and status == "paid":
+                fresh = s.get_one(Order, row.id)
+                issue_licence(s, self._keys, store_id=self._store_id, order=fresh, now=now)
+        with self._sessions() as s:
+            return self._outcome(s.get_one(Order, row.id))
+
+    def _outcome(self, row: Order) -> OrderOutcome:
+        licence = None
+        if row.status == "paid":
+            with self._sessions() as s:
+                lic = s.scalars(select(Licence).where(Licence.order_id == row.id)).one()
+                licence = lic.document
+        elif row.status == "failed":
+            raise StoreError(
+                "payment_failed",
+                "the card was charged nothing: the payment was declined "
+                f"({row.failure_code}). Update the card and try again.",
+                order_id=row.id,
+            )
+        return OrderOutcome(
+            row.id, row.status, row.amount, row.currency, row.charge_id, licence, row.failure_code
+        )
+
+    def repair_pending(self, older_than: dt.timedelta = dt.timedelta(minutes=5)) -> int:
+        """Finish orders left pending by a crash: ask the gateway, then complete or fail them.
+
+        Never charges an order the gateway has not seen: that would charge a customer who
+        may have given up. Such orders are marked failed and can be retried.
+        """
+        cutoff = self._clock() - older_than
+        with self._sessions() as s:
+            stale = s.scalars(
+                select(Order).where(Order.status == "pending", Order.updated_at < cutoff)
+            ).all()
+        repaired = 0
+        for row in stale:
+            charge = self._gateway.find_charge(f"{row.id}/{row.attempt}")
+            if charge is not None:
+                try:
+                    self._complete(row)  # the gateway returns the existing charge
+                except StoreError as exc:  # a declined charge: recorded as failed
+                    log.info("repaired order %s: %s", row.id, exc.code)
+            else:
+                with self._sessions.begin() as s:
+                    s.execute(
+                        update(Order)
+                        .where(
+                            Order.id == row.id,
+                            Order.status == "pending",
+                            Order.attempt == row.attempt,
+                        )
+                        .values(status="failed", failure_code="abandoned", updated_at=self._clock())
+                    )
+            repaired += 1
+        return repaired

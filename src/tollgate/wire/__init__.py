@@ -1,0 +1,1 @@
+"""Formats both sides speak: problem codes, request bodies, licences, descriptors."""

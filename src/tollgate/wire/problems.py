@@ -1,0 +1,66 @@
+"""Stable error codes shared by the store (RFC 9457 problem documents) and the client.
+
+Every code maps to an HTTP status on the store and an exit status in the CLI, so a script can
+tell "the store said no" (3) from "something failed to verify" (4) from "no answer" (5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    OK = 0
+    USAGE = 2
+    REFUSED = 3
+    INTEGRITY = 4
+    UNREACHABLE = 5
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    status: int
+    title: str
+    exit: Exit
+
+
+_CODES = [
+    Code("malformed_request", 400, "The request is malformed", Exit.USAGE),
+    Code("payload_too_large", 413, "The request body is too large", Exit.USAGE),
+    Code("unsupported_media_type", 415, "The request body must be JSON", Exit.USAGE),
+    Code("not_found", 404, "Not found", Exit.REFUSED),
+    Code("method_not_allowed", 405, "Method not allowed", Exit.USAGE),
+    Code("bad_signature", 401, "The request signature does not verify", Exit.INTEGRITY),
+    Code("replayed_request", 401, "This signed request was already used", Exit.INTEGRITY),
+    Code("unknown_customer", 401, "No such customer at this store", Exit.REFUSED),
+    Code("customer_stopped", 403, "This store no longer sells to this customer", Exit.REFUSED),
+    Code("not_entitled", 403, "This customer has not bought this file", Exit.REFUSED),
+    Code("customer_id_taken", 409, "The customer id is taken", Exit.REFUSED),
+    Code("card_declined", 402, "The card was declined", Exit.REFUSED),
+    Code("payment_failed", 402, "The payment failed", Exit.REFUSED),
+    Code("not_for_sale", 409, "This add-on is not for sale", Exit.REFUSED),
+    Code("idempotency_key_reused", 422, "Idempotency-Key reused for another request", Exit.REFUSED),
+    Code("order_in_progress", 409, "The same order is still being processed", Exit.REFUSED),
+    Code("rate_limited", 429, "Too many requests", Exit.REFUSED),
+    Code("wrong_store", 400, "The request was made for another store", Exit.REFUSED),
+    Code("internal_error", 500, "The store failed to handle the request", Exit.UNREACHABLE),
+    Code("payment_unavailable", 503, "The payment gateway cannot be reached", Exit.UNREACHABLE),
+]
+CODES: dict[str, Code] = {c.code: c for c in _CODES}
+
+PROBLEM_TYPE_BASE = "https://tollgate.invalid/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem_document(code: str, detail: str, **extra: object) -> dict[str, object]:
+    spec = CODES[code]
+    return {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": spec.title,
+        "status": spec.status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }

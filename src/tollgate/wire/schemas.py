@@ -1,0 +1,46 @@
+"""Request and response bodies of the store API (pydantic models, also the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=4096)
+
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+
+class RegistrationRequest(Strict):
+    """The outer, unencrypted part: what the store needs to open the sealed part."""
+
+    store_id: str = Field(max_length=64)
+    customer_id: str = Field(pattern=ID_PATTERN)
+    nonce: str = Field(min_length=16, max_length=128)
+    sealed: str = Field(max_length=16384, description="base64 of HPKE enc ‖ ciphertext")
+
+
+class CardIn(Strict):
+    number: str = Field(min_length=12, max_length=23)
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=2000, le=2100)
+    cvc: str = Field(min_length=3, max_length=4)
+
+
+class SealedRegistration(Strict):
+    """The sealed part, opened only by the store."""
+
+    customer_id: str = Field(pattern=ID_PATTERN)
+    customer_key: str
+    purchase_key: str
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$", max_length=320)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    card: CardIn
+
+
+class OrderRequest(Strict):
+    product: str = Field(max_length=100)
+    addon: str = Field(max_length=100)
+    version: str = Field(max_length=64)
