@@ -193,7 +193,7 @@ def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> N
     if as_json:
         emit_json(entry)
     else:
-        console.print(f"Installed {product} {entry['version']} in {entry['path']}")
+        console.print(f"Installed {product} {entry['version']} in {G.home.root / entry['path']}")
 
 
 @app.command()

@@ -1,0 +1,195 @@
+"""Fixtures: a real store served on loopback, on SQLite and (when TOLLGATE_TEST_POSTGRES is
+set) on a PostgreSQL database made for this run and dropped after it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tollgate.client.account import Account
+from tollgate.client.api import StoreAPI
+from tollgate.client.catalog import fetch_catalog
+from tollgate.client.install import install_core
+from tollgate.client.registration import Registration, register
+from tollgate.crypto.keyfile import Binding
+from tollgate.runtime.home import ClientHome
+from tollgate.store.app import StoreContext, open_store, utcnow
+from tollgate.store.blobs import BlobStore
+from tollgate.store.folder import StoreFolder
+from tollgate.store.server import RunningServer, serve_in_thread
+from tollgate.store.services.publish import publish
+
+ROOT = Path(__file__).resolve().parent.parent
+MT = ROOT / "examples" / "mt"
+PG_ENV = "TOLLGATE_TEST_POSTGRES"
+TOOLS_MANIFEST = """
+[product]
+name = "Tools"
+version = "2.0.0"
+summary = "Two add-ons at two prices"
+
+[core]
+files = ["tools/*.py"]
+entry = "tools.main:main"
+
+[[addon]]
+name = "cheap"
+revision = 1
+price = 100
+currency = "USD"
+files = ["addons/cheap/**"]
+
+[[addon]]
+name = "pro"
+revision = 1
+price = 5000
+currency = "USD"
+files = ["addons/pro/**"]
+"""
+
+
+def make_tools_product(where: Path) -> Path:
+    """A second product with a cheap and an expensive add-on (the 422 attack needs both)."""
+    (where / "tools").mkdir(parents=True)
+    (where / "tools" / "main.py").write_text("def main(argv):\n    return 0\n")
+    for name in ("cheap", "pro"):
+        pkg = where / "addons" / name / f"tools_{name}"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text(f"LEVEL = {name!r}\n")
+        (pkg / "blob.bin").write_bytes(os.urandom(150_000))
+    (where / "tollgate.toml").write_text(TOOLS_MANIFEST)
+    return where
+
+
+def _postgres_database() -> Iterator[str]:
+    import psycopg
+
+    base = os.environ[PG_ENV]
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    name = "tollgate_test_" + secrets.token_hex(6)
+    try:
+        admin = psycopg.connect(plain, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"{PG_ENV} is set but PostgreSQL cannot be reached: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = base.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield (
+            url
+            if url.startswith("postgresql+psycopg")
+            else url.replace("postgresql://", "postgresql+psycopg://")
+        )
+    finally:
+        with psycopg.connect(plain, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get(PG_ENV) else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    if not os.environ.get(PG_ENV):
+        pytest.skip(f"{PG_ENV} is not set: this scenario needs PostgreSQL")
+    yield from _postgres_database()
+
+
+@dataclass
+class LiveStore:
+    ctx: StoreContext
+    server: RunningServer
+    folder: StoreFolder
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def api(self) -> StoreAPI:
+        return StoreAPI(self.url)
+
+
+def start_store(base: Path, database_url: str, products: list[Path]) -> LiveStore:
+    folder = StoreFolder.create(base, name="Test Store", database_url=database_url)
+    ctx = open_store(folder, registrations_per_minute=1000)
+    for source in products:
+        with ctx.sessions.begin() as s:
+            publish(
+                s,
+                BlobStore(folder.blobs_dir),
+                store_id=ctx.store_id,
+                master_key=folder.keys.master,
+                source_dir=source,
+                now=utcnow(),
+            )
+    return LiveStore(ctx, serve_in_thread(ctx), folder)
+
+
+@pytest.fixture
+def store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
+    tools = make_tools_product(tmp_path / "tools-src")
+    live = start_store(tmp_path / "store", database_url, [MT, tools])
+    try:
+        yield live
+    finally:
+        live.server.stop()
+        live.ctx.sessions.kw["bind"].dispose()
+
+
+MACHINE_A = "machine-a-0000000000000000000001"
+MACHINE_B = "machine-b-0000000000000000000002"
+
+
+@pytest.fixture
+def machine_a(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("TOLLGATE_MACHINE_ID", MACHINE_A)
+    return MACHINE_A
+
+
+def card(number: str = "4242424242424242") -> Registration:
+    return Registration("Hanako Yamada", "hanako@example.jp", "JP", number, 12, 2034, "123")
+
+
+@dataclass
+class Customer:
+    home: ClientHome
+    account: Account
+
+
+def registered(
+    store: LiveStore,
+    home: Path,
+    number: str = "4242424242424242",
+    binding: Binding = Binding.MACHINE,
+    password: str | None = None,
+) -> Customer:
+    client_home = ClientHome(home)
+    with store.api() as api:
+        done = register(client_home, api, card(number), binding=binding, password=password)
+        install_core(client_home, api, done.account, fetch_catalog(api, done.account), "MT")
+        install_core(client_home, api, done.account, fetch_catalog(api, done.account), "Tools")
+    return Customer(client_home, done.account)
+
+
+@pytest.fixture
+def customer(store: LiveStore, tmp_path: Path, machine_a: str) -> Customer:
+    return registered(store, tmp_path / "home")
+
+
+def copy_home(src: ClientHome, dest: Path) -> ClientHome:
+    shutil.copytree(src.root, dest)
+    return ClientHome(dest)
