@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from test_purchase import purchase, succeeded_charges
 
 from conftest import Customer, LiveStore, card, start_store
-from test_purchase import purchase, succeeded_charges
 from tollgate.client.account import parse_descriptor
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import fetch_catalog
