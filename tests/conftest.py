@@ -176,12 +176,13 @@ def registered(
     number: str = "4242424242424242",
     binding: Binding = Binding.MACHINE,
     password: str | None = None,
+    products: tuple[str, ...] = ("MT", "Tools"),
 ) -> Customer:
     client_home = ClientHome(home)
     with store.api() as api:
         done = register(client_home, api, card(number), binding=binding, password=password)
-        install_core(client_home, api, done.account, fetch_catalog(api, done.account), "MT")
-        install_core(client_home, api, done.account, fetch_catalog(api, done.account), "Tools")
+        for name in products:
+            install_core(client_home, api, done.account, fetch_catalog(api, done.account), name)
     return Customer(client_home, done.account)
 
 

@@ -1,0 +1,71 @@
+"""The command line as a script uses it: --json output and documented exit statuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import MACHINE_A, LiveStore
+
+
+def tg(home: Path, *args: str, store_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, TOLLGATE_HOME=str(home), TOLLGATE_MACHINE_ID=MACHINE_A)
+    return subprocess.run(
+        [sys.executable, "-m", "tollgate", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+REG = [
+    "--name",
+    "Taro",
+    "--email",
+    "taro@example.jp",
+    "--country",
+    "JP",
+    "--expiry",
+    "12/34",
+    "--cvc",
+    "123",
+]
+
+
+def test_register_buy_and_sales_as_json(store: LiveStore, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    r = tg(home, "register", store.url, *REG, "--card", "4242424242424242", "--json")
+    assert r.returncode == 0, r.stderr
+    customer_id = json.loads(r.stdout)["customer_id"]
+    assert tg(home, "install", "MT", "--json").returncode == 0
+    no_yes = tg(home, "buy", "MT", "dic2")
+    assert no_yes.returncode == 2 and "--yes" in no_yes.stderr  # no terminal: no prompt
+    bought = tg(home, "buy", "MT", "dic2", "--yes", "--json")
+    assert bought.returncode == 0, bought.stderr
+    assert json.loads(bought.stdout)["amount"] == 300
+    listed = json.loads(tg(home, "list", "--json").stdout)
+    assert listed[0]["addons"]["dic2"]["version"] == "1.0.0"
+    store_dir = str(store.folder.path)
+    sales = json.loads(tg(home, "store", "sales", store_dir, "--json").stdout)
+    assert [s["customer_id"] for s in sales] == [customer_id]
+    customers = json.loads(tg(home, "store", "customers", store_dir, "--json").stdout)
+    assert customers[0]["customer_id"] == customer_id and "4242424242424242" not in str(customers)
+    assert tg(home, "store", "stop-selling", store_dir, customer_id).returncode == 0
+    stopped = tg(home, "buy", "MT", "dic2", "--yes")
+    assert stopped.returncode == 3 and "no longer sells" in stopped.stderr
+
+
+def test_exit_statuses(store: LiveStore, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    declined = tg(home, "register", store.url, *REG, "--card", "4000000000000002")
+    assert declined.returncode == 3 and "declined" in declined.stderr
+    missing = tg(home, "register", store.url, "--name", "x")
+    assert missing.returncode == 2
+    unreachable = tg(home, "register", "http://127.0.0.1:9", *REG, "--card", "4242424242424242")
+    assert unreachable.returncode == 5 and "cannot reach" in unreachable.stderr
+    assert tg(home, "catalog").returncode == 2  # not registered anywhere

@@ -1,0 +1,91 @@
+"""tollgate.toml: every error names the file and the key; a bad manifest publishes nothing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import MT
+from tollgate.store.app import open_store, utcnow
+from tollgate.store.blobs import BlobStore
+from tollgate.store.db import Release
+from tollgate.store.folder import StoreFolder
+from tollgate.store.manifest import ManifestError, load_manifest
+from tollgate.store.services.publish import publish
+
+
+def product_with(tmp_path: Path, old: str, new: str) -> Path:
+    src = tmp_path / "mt"
+    shutil.copytree(MT, src)
+    toml = src / "tollgate.toml"
+    text = toml.read_text()
+    assert old in text
+    toml.write_text(text.replace(old, new))
+    return src
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('version = "1.0.0"', 'version = "one"', "product.version"),
+        ("price = 300", "price = -1", "addon[0].price"),
+        ("price = 300", 'price = "300"', "addon[0].price"),
+        ('entry = "mt.cli:main"', 'entry = "not an entry"', "core.entry"),
+        ('files = ["addons/mt_dic2/**"]', 'files = ["nothing/**"]', "addon[0].files"),
+        ('files = ["addons/mt_dic2/**"]', 'files = ["../../etc/*"]', "addon[0].files"),
+        ('currency = "JPY"', 'currency = "yen"', "addon[0].currency"),
+        ('policy = { kind = "perpetual" }', 'policy = { kind = "forever" }', "addon[0].policy"),
+        ("[core]", "[kore]", "core"),
+        ('name = "MT"', "name = ", "(syntax)"),
+    ],
+)
+def test_bad_manifest_names_file_and_key(tmp_path: Path, old: str, new: str, key: str) -> None:
+    src = product_with(tmp_path, old, new)
+    folder = StoreFolder.create(tmp_path / "store", name="t")
+    ctx = open_store(folder)
+    with pytest.raises(ManifestError) as info, ctx.sessions.begin() as s:
+        publish(
+            s,
+            BlobStore(folder.blobs_dir),
+            store_id=ctx.store_id,
+            master_key=folder.keys.master,
+            source_dir=src,
+            now=utcnow(),
+        )
+    assert info.value.key == key
+    assert str(src / "tollgate.toml") in str(info.value)
+    with ctx.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Release)) == 0
+
+
+def test_lower_or_equal_version_is_refused(tmp_path: Path) -> None:
+    folder = StoreFolder.create(tmp_path / "store", name="t")
+    ctx = open_store(folder)
+
+    def go() -> None:
+        with ctx.sessions.begin() as s:
+            publish(
+                s,
+                BlobStore(folder.blobs_dir),
+                store_id=ctx.store_id,
+                master_key=folder.keys.master,
+                source_dir=MT,
+                now=utcnow(),
+            )
+
+    go()
+    with pytest.raises(ManifestError, match="not newer"):
+        go()
+
+
+def test_example_manifest_reads() -> None:
+    m = load_manifest(MT)
+    assert (m.name, str(m.version), m.addons[0].name, m.addons[0].price) == (
+        "MT",
+        "1.0.0",
+        "dic2",
+        300,
+    )
