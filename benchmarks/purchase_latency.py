@@ -16,11 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
+from common import bench_customer, product
 
-from tollgate.client.api import StoreAPI
-from tollgate.client.registration import Registration, register
 from tollgate.crypto.httpsig import sign_request
-from tollgate.crypto.keyfile import Binding
 from tollgate.runtime.home import ClientHome
 from tollgate.store.app import open_store, utcnow
 from tollgate.store.blobs import BlobStore
@@ -28,23 +26,8 @@ from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 from tollgate.store.services.publish import publish
 
-CUSTOMERS = 7
+CUSTOMERS = 15
 BIG = 256 * 1024 * 1024
-
-
-def product(where: Path, name: str, size: int) -> Path:
-    pkg = where / "addons" / "data"
-    pkg.mkdir(parents=True)
-    (where / "core.py").write_text("def main(a):\n    return 0\n")
-    with (pkg / "payload.bin").open("wb") as fh:
-        for _ in range(0, size, 1 << 24):
-            fh.write(os.urandom(min(1 << 24, size)))
-    (where / "tollgate.toml").write_text(
-        f'[product]\nname = "{name}"\nversion = "1.0"\n[core]\nfiles = ["core.py"]\n'
-        'entry = "core:main"\n[[addon]]\nname = "data"\nrevision = 1\nprice = 100\n'
-        'files = ["addons/data/**"]\n'
-    )
-    return where
 
 
 def main() -> None:
@@ -69,18 +52,7 @@ def main() -> None:
         timings: dict[str, list[float]] = {"Small": [], "Big": []}
         try:
             for i in range(CUSTOMERS):
-                home = ClientHome(base / f"c{i}")
-                with StoreAPI(server.url) as api:
-                    acct = register(
-                        home,
-                        api,
-                        Registration(
-                            "Bench", "b@example.com", "US", "4242424242424242", 12, 2034, "123"
-                        ),
-                        binding=Binding.MACHINE,
-                        password=None,
-                    ).account
-                pk = acct.unlock_purchase_key(home, None)
+                acct, pk = bench_customer(server.url, ClientHome(base / f"c{i}"))
                 order_names = ("Small", "Big") if i % 2 else ("Big", "Small")
                 for name in order_names:
                     body = json.dumps({"product": name, "addon": "data", "version": "1.0"}).encode()

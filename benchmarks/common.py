@@ -1,0 +1,40 @@
+"""Shared by the benchmarks: a product with one paid add-on of a given size, a customer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tollgate.client.account import Account
+from tollgate.client.api import StoreAPI
+from tollgate.client.registration import Registration, register
+from tollgate.crypto.keyfile import Binding
+from tollgate.runtime.home import ClientHome
+
+
+def product(where: Path, name: str, size: int) -> Path:
+    pkg = where / "addons" / "data"
+    pkg.mkdir(parents=True)
+    (where / "core.py").write_text("def main(a):\n    return 0\n")
+    with (pkg / "payload.bin").open("wb") as fh:
+        for _ in range(0, size, 1 << 24):
+            fh.write(os.urandom(min(1 << 24, size)))
+    (where / "tollgate.toml").write_text(
+        f'[product]\nname = "{name}"\nversion = "1.0"\n[core]\nfiles = ["core.py"]\n'
+        'entry = "core:main"\n[[addon]]\nname = "data"\nrevision = 1\nprice = 100\n'
+        'files = ["addons/data/**"]\n'
+    )
+    return where
+
+
+def bench_customer(url: str, home: ClientHome) -> tuple[Account, bytes]:
+    """Register a customer with the test card; return the account and its purchase key."""
+    with StoreAPI(url) as api:
+        account = register(
+            home,
+            api,
+            Registration("Bench", "b@example.com", "US", "4242424242424242", 12, 2034, "123"),
+            binding=Binding.MACHINE,
+            password=None,
+        ).account
+    return account, account.unlock_purchase_key(home, None)
