@@ -123,9 +123,11 @@ class LiveStore:
         return StoreAPI(self.url)
 
 
-def start_store(base: Path, database_url: str, products: list[Path]) -> LiveStore:
+def start_store(
+    base: Path, database_url: str, products: list[Path], registrations_per_minute: int = 1000
+) -> LiveStore:
     folder = StoreFolder.create(base, name="Test Store", database_url=database_url)
-    ctx = open_store(folder, registrations_per_minute=1000)
+    ctx = open_store(folder, registrations_per_minute=registrations_per_minute)
     for source in products:
         with ctx.sessions.begin() as s:
             publish(

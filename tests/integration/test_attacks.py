@@ -288,3 +288,32 @@ def test_fake_store_without_the_pinned_key_is_refused(
                 fetch_catalog(api, customer.account)
     finally:
         fake.server.stop()
+
+
+def test_hammering_registration_is_rate_limited_and_declines_read_the_same(
+    tmp_path: Path, machine_a: str
+) -> None:
+    live = start_store(
+        tmp_path / "s", f"sqlite:///{tmp_path / 's.db'}", [], registrations_per_minute=3
+    )
+    try:
+        answers = []
+        for number in [
+            "4000000000000002",
+            "4000000000000069",
+            "4000000000000127",
+            "4000000000000002",
+        ]:
+            with StoreAPI(live.url) as api, pytest.raises(Refused) as info:
+                register(
+                    ClientHome(tmp_path / number),
+                    api,
+                    card(number),
+                    binding=Binding.MACHINE,
+                    password=None,
+                )
+            answers.append((info.value.code, str(info.value)))
+        assert len({a for a in answers[:3]}) == 1  # every decline reads the same
+        assert answers[3][0] == "rate_limited"
+    finally:
+        live.server.stop()
