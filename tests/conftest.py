@@ -123,21 +123,25 @@ class LiveStore:
         return StoreAPI(self.url)
 
 
+def publish_into(ctx: StoreContext, source: Path) -> None:
+    with ctx.sessions.begin() as s:
+        publish(
+            s,
+            BlobStore(ctx.folder.blobs_dir),
+            store_id=ctx.store_id,
+            master_key=ctx.folder.keys.master,
+            source_dir=source,
+            now=utcnow(),
+        )
+
+
 def start_store(
     base: Path, database_url: str, products: list[Path], registrations_per_minute: int = 1000
 ) -> LiveStore:
     folder = StoreFolder.create(base, name="Test Store", database_url=database_url)
     ctx = open_store(folder, registrations_per_minute=registrations_per_minute)
     for source in products:
-        with ctx.sessions.begin() as s:
-            publish(
-                s,
-                BlobStore(folder.blobs_dir),
-                store_id=ctx.store_id,
-                master_key=folder.keys.master,
-                source_dir=source,
-                now=utcnow(),
-            )
+        publish_into(ctx, source)
     return LiveStore(ctx, serve_in_thread(ctx), folder)
 
 

@@ -32,13 +32,19 @@ from tollgate.wire.schemas import OrderRequest
 
 
 def signed_order(
-    store: LiveStore, who: Customer, body: dict[str, str], idem: str, key: bytes | None = None
+    store: LiveStore,
+    who: Customer,
+    body: dict[str, str],
+    idem: str,
+    key: bytes | None = None,
+    base_url: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
+    """A signed order request; signatures cover the target URI, so sign for where it goes."""
     content = json.dumps(body).encode()
     pk = key if key is not None else who.account.unlock_purchase_key(who.home, None)
     headers = sign_request(
         "POST",
-        f"{store.url}/v1/orders",
+        f"{base_url or store.url}/v1/orders",
         {"Idempotency-Key": idem, "Content-Type": "application/json"},
         content,
         key_id=who.account.customer_id,

@@ -3,7 +3,6 @@ charged exactly once."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_attacks import MT_DIC2
+from test_attacks import MT_DIC2, signed_order
 from test_purchase import succeeded_charges
 
 from conftest import MT, Customer, LiveStore, registered, start_store
@@ -69,9 +68,7 @@ def test_two_server_processes_charge_once(
 
         def one(i: int) -> None:
             url = urls[i % 2]
-            # Signatures cover the target URI: sign for the process we send to.
-            content = json.dumps(MT_DIC2).encode()
-            headers = _resign(url, who, content, f"idem-proc-{i}")
+            content, headers = signed_order(pg_store, who, MT_DIC2, f"idem-proc-{i}", base_url=url)
             statuses.append(
                 httpx.post(
                     f"{url}/v1/orders", content=content, headers=headers, timeout=30
@@ -89,20 +86,3 @@ def test_two_server_processes_charge_once(
         for p in procs:
             p.terminate()
             p.wait(timeout=10)
-
-
-def _resign(url: str, who: Customer, content: bytes, idem: str) -> dict[str, str]:
-    import datetime as dt
-
-    from tollgate.crypto.httpsig import sign_request
-
-    pk = who.account.unlock_purchase_key(who.home, None)
-    return sign_request(
-        "POST",
-        f"{url}/v1/orders",
-        {"Idempotency-Key": idem, "Content-Type": "application/json"},
-        content,
-        key_id=who.account.customer_id,
-        key=pk,
-        now=dt.datetime.now(dt.UTC),
-    )

@@ -8,13 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from conftest import MT
-from tollgate.store.app import open_store, utcnow
-from tollgate.store.blobs import BlobStore
+from conftest import MT, publish_into
+from tollgate.store.app import open_store
 from tollgate.store.db import Release
 from tollgate.store.folder import StoreFolder
 from tollgate.store.manifest import ManifestError, load_manifest
-from tollgate.store.services.publish import publish
 
 
 def product_with(tmp_path: Path, old: str, new: str) -> Path:
@@ -46,15 +44,8 @@ def test_bad_manifest_names_file_and_key(tmp_path: Path, old: str, new: str, key
     src = product_with(tmp_path, old, new)
     folder = StoreFolder.create(tmp_path / "store", name="t")
     ctx = open_store(folder)
-    with pytest.raises(ManifestError) as info, ctx.sessions.begin() as s:
-        publish(
-            s,
-            BlobStore(folder.blobs_dir),
-            store_id=ctx.store_id,
-            master_key=folder.keys.master,
-            source_dir=src,
-            now=utcnow(),
-        )
+    with pytest.raises(ManifestError) as info:
+        publish_into(ctx, src)
     assert info.value.key == key
     assert str(src / "tollgate.toml") in str(info.value)
     with ctx.sessions() as s:
@@ -65,20 +56,9 @@ def test_lower_or_equal_version_is_refused(tmp_path: Path) -> None:
     folder = StoreFolder.create(tmp_path / "store", name="t")
     ctx = open_store(folder)
 
-    def go() -> None:
-        with ctx.sessions.begin() as s:
-            publish(
-                s,
-                BlobStore(folder.blobs_dir),
-                store_id=ctx.store_id,
-                master_key=folder.keys.master,
-                source_dir=MT,
-                now=utcnow(),
-            )
-
-    go()
+    publish_into(ctx, MT)
     with pytest.raises(ManifestError, match="not newer"):
-        go()
+        publish_into(ctx, MT)
 
 
 def test_example_manifest_reads() -> None:

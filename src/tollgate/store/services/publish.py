@@ -44,6 +44,20 @@ def _copy(source: Path) -> Callable[[Writable], None]:
     return produce
 
 
+def _plain(blobs: BlobStore, root: Path, rel: str, addon_name: str | None) -> ReleasedFile:
+    """A file stored as it is (core files, free add-ons)."""
+    digest, size = blobs.write(_copy(root / rel))
+    return ReleasedFile(
+        addon_name=addon_name,
+        path=rel,
+        stream_id=None,
+        digest=digest,
+        size=size,
+        plain_size=size,
+        encrypted=False,
+    )
+
+
 def publish(
     session: Session,
     blobs: BlobStore,
@@ -70,36 +84,12 @@ def publish(
             )
 
     version = str(manifest.version)
-    rows: list[ReleasedFile] = []
-    for rel in core_paths:
-        digest, size = blobs.write(_copy(manifest.root / rel))
-        rows.append(
-            ReleasedFile(
-                addon_name=None,
-                path=rel,
-                stream_id=None,
-                digest=digest,
-                size=size,
-                plain_size=size,
-                encrypted=False,
-            )
-        )
+    rows = [_plain(blobs, manifest.root, rel, None) for rel in core_paths]
     for spec in manifest.addons:
         for rel in addon_paths[spec.name]:
             source = manifest.root / rel
-            if spec.price == 0:
-                digest, size = blobs.write(_copy(source))
-                rows.append(
-                    ReleasedFile(
-                        addon_name=spec.name,
-                        path=rel,
-                        stream_id=None,
-                        digest=digest,
-                        size=size,
-                        plain_size=size,
-                        encrypted=False,
-                    )
-                )
+            if spec.price == 0:  # free add-ons travel unencrypted
+                rows.append(_plain(blobs, manifest.root, rel, spec.name))
                 continue
             content_key = secrets.token_bytes(32)
             stream_id = f"{store_id}/{manifest.name}/{version}/{spec.name}/{rel}"
