@@ -4,7 +4,7 @@ Opening an add-on: read the licence → verify its signature (store's licence ke
 registration), store and customer → unseal ``K`` from the key file with this machine's binding
 → unwrap each file's content key → check the vault file's stream header against the
 licence's commitment → decrypt and authenticate every chunk in memory. Nothing decrypted is
-written anywhere. ``K`` is dropped as soon as the content keys are unwrapped.
+written anywhere. ``K`` is never kept: only the licence's wrapping key is derived from it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ class _Installed:
 class Product:
     def __init__(self, home: ClientHome, installed: _Installed) -> None:
         self._home, self._installed = home, installed
-        self._customer_key: bytes | None = None
 
     @classmethod
     def open(cls, name: str, *, home: Path | None = None, store_id: str | None = None) -> Product:
@@ -120,29 +119,28 @@ class Product:
                 "reinstall it with `tollgate buy` (you will not be charged again)"
             ) from exc
 
-    def _unlock(self) -> bytes:
-        if self._customer_key is None:
-            account = self._account()
-            try:
-                kf = KeyFile.from_bytes(self._home.keyfile_path(account["store_id"]).read_bytes())
-                pw = os.environ.get(PASSWORD_ENV) if kf.binding.needs_password else None
-                self._customer_key = unseal_key(
-                    kf, machine_id=machine_id(), password_key=password_key(kf.argon2, pw)
-                )
-            except (OSError, CryptoError) as exc:
-                raise AddOnIntegrityError(
-                    f"cannot open the add-ons of {self.name} here: {exc}. Add-ons run only "
-                    "on the machine that bought them (or with the key file's password)"
-                ) from exc
-        return self._customer_key
+    def _licence_wrapping_key(self, licence: Licence) -> bytes:
+        """Unseal ``K`` with this machine's binding and derive the licence's KWK; ``K`` itself
+        is not kept (the next add-on opened unseals it again)."""
+        try:
+            kf = KeyFile.from_bytes(self._home.keyfile_path(licence.store_id).read_bytes())
+            pw = os.environ.get(PASSWORD_ENV) if kf.binding.needs_password else None
+            customer_key = unseal_key(
+                kf, machine_id=machine_id(), password_key=password_key(kf.argon2, pw)
+            )
+        except (OSError, CryptoError) as exc:
+            raise AddOnIntegrityError(
+                f"cannot open the add-ons of {self.name} here: {exc}. Add-ons run only "
+                "on the machine that bought them (or with the key file's password)"
+            ) from exc
+        return licence_wrapping_key(
+            customer_key, licence.store_id, licence.customer_id, licence.licence_id
+        )
 
     def read_addon_files(self, addon: str) -> dict[str, bytes]:
         """Every file of a bought add-on, decrypted and authenticated in memory."""
         licence = self._licence(addon)
-        customer_key = self._unlock()
-        kwk = licence_wrapping_key(
-            customer_key, licence.store_id, licence.customer_id, licence.licence_id
-        )
+        kwk = self._licence_wrapping_key(licence)
         out: dict[str, bytes] = {}
         for f in licence.files:
             vault = self._home.vault_file(
@@ -167,11 +165,4 @@ class Product:
 
     def import_module(self, addon: str) -> ModuleType:
         """Decrypt, verify and import the add-on's Python package from memory."""
-        files = self.read_addon_files(addon)
-        try:
-            return import_package(f"{self.name}/{addon}", files)
-        finally:
-            self.forget_key()
-
-    def forget_key(self) -> None:
-        self._customer_key = None
+        return import_package(f"{self.name}/{addon}", self.read_addon_files(addon))
