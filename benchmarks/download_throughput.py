@@ -3,8 +3,9 @@ same blob from the same disk, both over loopback, curl as the client (goal ≥ 0
 
 Installs Debian's nginx when it is missing (needs root and the package registry), starts it on
 a free loopback port with its own config, and stops it after. The store runs as
-`tollgate store serve` in its own process; every Tollgate request carries a fresh RFC 9421
-signature (nonces are single-use).
+`tollgate store serve` in its own process. Every Tollgate request carries a fresh RFC 9421
+signature (nonces are single-use). A second figure shows a resumed download (HTTP Range from
+byte 1), which takes Starlette's chunked path rather than the whole-file one.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tollgate.store.folder import StoreFolder
 from tollgate.store.services.publish import publish
 
 SIZE = 256 * 1024 * 1024
-ROUNDS = 5
+ROUNDS = 9
 
 
 def free_port() -> int:
@@ -109,18 +110,11 @@ def main() -> None:
                 source_dir=product(base / "Big", "Big", SIZE),
                 now=utcnow(),
             )
+        ctx.close()
         port = free_port()
+        serve = ["store", "serve", str(folder.path), "--port", str(port)]
         store_proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tollgate",
-                "store",
-                "serve",
-                str(folder.path),
-                "--port",
-                str(port),
-            ],
+            [sys.executable, "-m", "tollgate", *serve],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -146,7 +140,7 @@ def main() -> None:
             digest = addon["files"][0]["digest"]
             nginx_proc, nginx_url = start_nginx(folder.blobs_dir, base)
 
-            def ours() -> float:
+            def ours(ranged: bool = False) -> float:
                 file_url = f"{url}/v1/files/{digest}"
                 signed = sign_request(
                     "GET",
@@ -157,19 +151,26 @@ def main() -> None:
                     key=pk,
                     now=dt.datetime.now(dt.UTC),
                 )
-                return curl(file_url, signed)
+                return curl(file_url, signed | ({"Range": "bytes=1-"} if ranged else {}))
 
-            tollgate = statistics.median(ours() for _ in range(ROUNDS))
-            nginx = statistics.median(curl(f"{nginx_url}/{digest}", {}) for _ in range(ROUNDS))
+            # Interleaved, so that a slow spell of the machine touches all three alike.
+            samples = [
+                (ours(), ours(ranged=True), curl(f"{nginx_url}/{digest}", {}))
+                for _ in range(ROUNDS)
+            ]
+            columns = zip(*samples, strict=True)
+            tollgate, resumed, nginx = (statistics.median(column) for column in columns)
         finally:
             store_proc.terminate()
             store_proc.wait(timeout=10)
             if nginx_proc is not None:
                 nginx_proc.terminate()
                 nginx_proc.wait(timeout=10)
-    print(f"Tollgate authenticated download (uvicorn, FileResponse): {tollgate:,.0f} MB/s")
-    print(f"nginx sendfile, same blob, same disk:                   {nginx:,.0f} MB/s")
-    print(f"ratio: {tollgate / nginx:.2f} (goal >= 0.8), median of {ROUNDS}, curl client")
+    print(f"tollgate store serve, whole file:     {tollgate:,.0f} MB/s")
+    print(f"tollgate store serve, Range from 1:   {resumed:,.0f} MB/s")
+    print(f"nginx sendfile, same blob, same disk: {nginx:,.0f} MB/s")
+    print(f"ratio: {tollgate / nginx:.2f} (goal >= 0.8); resumed {resumed / nginx:.2f}")
+    print(f"median of {ROUNDS} downloads of {SIZE >> 20} MiB each, curl client, loopback")
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ def store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
         yield live
     finally:
         live.server.stop()
-        live.ctx.sessions.kw["bind"].dispose()
+        live.ctx.close()
 
 
 MACHINE_A = "machine-a-0000000000000000000001"

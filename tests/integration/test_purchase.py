@@ -26,8 +26,9 @@ def purchase(
     product: str = "MT",
     addon: str = "dic2",
     password: str | None = None,
+    url: str | None = None,
 ) -> Purchase:
-    with StoreAPI(store.url) as api:
+    with StoreAPI(url or store.url) as api:
         pk = who.account.unlock_purchase_key(who.home, password)
         return buy(
             who.home,

@@ -3,12 +3,7 @@ charged exactly once."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,12 +13,7 @@ from test_attacks import MT_DIC2, signed_order
 from test_purchase import succeeded_charges
 
 from conftest import MT, Customer, LiveStore, registered, start_store
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from store_process import served
 
 
 @pytest.fixture
@@ -31,26 +21,7 @@ def pg_store(tmp_path: Path, postgres_url: str) -> Iterator[LiveStore]:
     live = start_store(tmp_path / "store", postgres_url, [MT])
     yield live
     live.server.stop()
-
-
-def spawn(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tollgate", "store", "serve", str(folder), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
-
-
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/v1/store", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not start")
+    live.ctx.close()
 
 
 @pytest.mark.postgres
@@ -58,12 +29,8 @@ def test_two_server_processes_charge_once(
     pg_store: LiveStore, tmp_path: Path, machine_a: str
 ) -> None:
     who: Customer = registered(pg_store, tmp_path / "home", products=("MT",))
-    ports = [free_port(), free_port()]
-    procs = [spawn(pg_store.folder.path, p) for p in ports]
-    try:
-        urls = [f"http://127.0.0.1:{p}" for p in ports]
-        for url in urls:
-            wait_up(url)
+    with served(pg_store.folder.path) as first, served(pg_store.folder.path) as second:
+        urls = [first, second]
         statuses: list[int] = []
 
         def one(i: int) -> None:
@@ -80,9 +47,5 @@ def test_two_server_processes_charge_once(
             t.start()
         for t in threads:
             t.join()
-        assert statuses.count(200) == 6, statuses
-        assert succeeded_charges(pg_store) == 1
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=10)
+    assert statuses.count(200) == 6, statuses
+    assert succeeded_charges(pg_store) == 1
