@@ -290,7 +290,7 @@ def test_fake_store_without_the_pinned_key_is_refused(
         with StoreAPI(fake.url) as api:
             with pytest.raises(IntegrityFailure, match="pinned key"):
                 parse_descriptor(api.request("GET", "/v1/store"), customer.account.metadata_key)
-            with pytest.raises(IntegrityFailure, match="pinned key"):
+            with pytest.raises(IntegrityFailure, match="not signed by the store's key"):
                 fetch_catalog(api, customer.account)
     finally:
         fake.server.stop()

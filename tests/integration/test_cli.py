@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import MACHINE_A, LiveStore
 
 
-def tg(home: Path, *args: str, store_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+def tg(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TOLLGATE_HOME=str(home), TOLLGATE_MACHINE_ID=MACHINE_A)
     return subprocess.run(
         [sys.executable, "-m", "tollgate", *args],
@@ -69,3 +69,17 @@ def test_exit_statuses(store: LiveStore, tmp_path: Path) -> None:
     unreachable = tg(home, "register", "http://127.0.0.1:9", *REG, "--card", "4242424242424242")
     assert unreachable.returncode == 5 and "cannot reach" in unreachable.stderr
     assert tg(home, "catalog").returncode == 2  # not registered anywhere
+
+
+def test_catalog_before_registering(store: LiveStore, tmp_path: Path) -> None:
+    home = tmp_path / "nobody"
+    listing = tg(home, "catalog", "--store", store.url, "--json")
+    assert listing.returncode == 0, listing.stderr
+    assert {p["name"] for p in json.loads(listing.stdout)} == {"MT", "Tools"}
+    shown = tg(home, "catalog", "--store", store.url)
+    fingerprint = shown.stdout.split("fingerprint")[1].split()[0]
+    assert len(fingerprint) == 64 and "dic2" in shown.stdout
+    assert tg(home, "catalog", "--store", store.url, "--trust", fingerprint).returncode == 0
+    wrong = tg(home, "catalog", "--store", store.url, "--trust", "0" * 64)
+    assert wrong.returncode == 4 and "fingerprint" in wrong.stderr
+    assert not (home / "stores").exists()  # browsing registers nothing

@@ -15,13 +15,13 @@ import typer
 
 from tollgate.cli.output import console, emit_json, fail, transfer_progress
 from tollgate.cli.store_commands import store_app
-from tollgate.client.account import Account, find_account
+from tollgate.client.account import Account, find_account, match_account
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import fetch_catalog
 from tollgate.client.errors import ClientError, UsageError
 from tollgate.client.install import install_core
 from tollgate.client.purchase import buy as buy_addon
-from tollgate.client.registration import Registration
+from tollgate.client.registration import Registration, fetch_descriptor
 from tollgate.client.registration import register as register_customer
 from tollgate.client.run import run_product
 from tollgate.crypto.documents import key_id
@@ -39,6 +39,9 @@ app.add_typer(store_app, name="store")
 F = TypeVar("F", bound=Callable[..., Any])
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL or id.")]
+TrustOpt = Annotated[
+    str | None, typer.Option("--trust", help="Expected store key fingerprint (SHA-256 hex).")
+]
 
 
 class Globals:
@@ -125,9 +128,7 @@ def register(
     bind: Annotated[
         Binding, typer.Option("--bind", help="What seals the key on disk.")
     ] = Binding.MACHINE,
-    trust: Annotated[
-        str | None, typer.Option("--trust", help="Expected store key fingerprint (SHA-256 hex).")
-    ] = None,
+    trust: TrustOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register with a store once: the card is checked, a key is made on this machine."""
@@ -165,11 +166,24 @@ def register(
 
 @app.command()
 @handled
-def catalog(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """What the store sells (verified against its pinned key)."""
-    account = find_account(G.home, store)
-    with StoreAPI(account.url) as api:
-        cat = fetch_catalog(api, account)
+def catalog(store: StoreOpt = None, trust: TrustOpt = None, as_json: JsonOpt = False) -> None:
+    """What the store sells. With an account, checked against the key pinned at registration;
+    before registering (`--store URL`), against the key the store presents, whose fingerprint
+    is shown (compare it with the vendor's, or pass `--trust`)."""
+    account = match_account(G.home, store) if store else None
+    if store and account is None and store.startswith(("http://", "https://")):
+        with StoreAPI(store) as api:
+            descriptor = fetch_descriptor(api, trust)
+            cat = fetch_catalog(api, descriptor)
+        if not as_json:
+            console.print(
+                f"{descriptor.name} (not registered here): store key fingerprint "
+                f"{descriptor.fingerprint}"
+            )
+    else:
+        account = account or find_account(G.home, store)
+        with StoreAPI(account.url) as api:
+            cat = fetch_catalog(api, account)
     if as_json:
         emit_json(cat.products)
         return

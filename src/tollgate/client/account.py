@@ -130,14 +130,22 @@ def accounts(home: ClientHome) -> list[Account]:
     return [Account.from_json(a) for a in home.accounts()]
 
 
+def match_account(home: ClientHome, store: str) -> Account | None:
+    """The account for a store named by URL, id or name, if registered there."""
+    for a in accounts(home):
+        if store.rstrip("/") in (a.store_id, a.url.rstrip("/"), a.store_name):
+            return a
+    return None
+
+
 def find_account(home: ClientHome, store: str | None) -> Account:
     """The account for a store URL or id; with one account, that one."""
-    found = accounts(home)
     if store:
-        match = [a for a in found if store in (a.store_id, a.url, a.url.rstrip("/"), a.store_name)]
-        if not match:
+        match = match_account(home, store)
+        if match is None:
             raise UsageError(f"not registered with {store}: run `tollgate register {store}`")
-        return match[0]
+        return match
+    found = accounts(home)
     if not found:
         raise UsageError("not registered with any store: run `tollgate register URL ...`")
     if len(found) > 1:

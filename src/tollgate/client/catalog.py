@@ -1,15 +1,25 @@
-"""The store's catalog, verified against the pinned metadata key."""
+"""The store's catalog, verified against the store's metadata key: the one pinned at
+registration, or before registering, the one the store's descriptor presents."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from tollgate.client.account import Account
 from tollgate.client.api import StoreAPI
 from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.crypto import CryptoError
-from tollgate.crypto.documents import verify_document
+from tollgate.crypto.documents import public_key_from_b64, verify_document
+
+
+class StoreIdentity(Protocol):
+    """What a catalog is checked against: an `Account` or, before registering, a `Descriptor`."""
+
+    @property
+    def store_id(self) -> str: ...
+
+    @property
+    def metadata_key(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -30,14 +40,12 @@ class Catalog:
         raise UsageError(f"{product} has no add-on {addon!r}")
 
 
-def fetch_catalog(api: StoreAPI, account: Account) -> Catalog:
+def fetch_catalog(api: StoreAPI, store: StoreIdentity) -> Catalog:
     envelope = api.request("GET", "/v1/catalog")
     try:
-        body = verify_document(envelope, account.metadata_public_key)
+        body = verify_document(envelope, public_key_from_b64(store.metadata_key))
     except CryptoError as exc:
-        raise IntegrityFailure(
-            f"the catalog is not signed by the store's pinned key: {exc}"
-        ) from exc
-    if body.get("type") != "catalog" or body.get("store_id") != account.store_id:
+        raise IntegrityFailure(f"the catalog is not signed by the store's key: {exc}") from exc
+    if body.get("type") != "catalog" or body.get("store_id") != store.store_id:
         raise IntegrityFailure("the catalog is for another store")
-    return Catalog(account.store_id, list(body["products"]))
+    return Catalog(store.store_id, list(body["products"]))
