@@ -271,7 +271,8 @@ def list_installed(as_json: JsonOpt = False) -> None:
 @handled
 def run(ctx: typer.Context, product: str, store: StoreOpt = None) -> None:
     """Run a product's core software; bought add-ons are opened in memory."""
-    raise typer.Exit(run_product(G.home, product, list(ctx.args), store_id=store))
+    store_id = find_account(G.home, store).store_id if store else None
+    raise typer.Exit(run_product(G.home, product, list(ctx.args), store_id=store_id))
 
 
 @app.command()

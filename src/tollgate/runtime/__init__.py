@@ -11,6 +11,7 @@ if mt.has("dic2"):
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
     AddOnNotLicensed,
+    ProductAmbiguous,
     ProductNotInstalled,
     TollgateRuntimeError,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "AddOnIntegrityError",
     "AddOnNotLicensed",
     "Product",
+    "ProductAmbiguous",
     "ProductNotInstalled",
     "TollgateRuntimeError",
 ]

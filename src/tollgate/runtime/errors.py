@@ -8,7 +8,11 @@ class TollgateRuntimeError(Exception):
 
 
 class ProductNotInstalled(TollgateRuntimeError):
-    pass
+    """The product is not installed here (or not from the store asked for)."""
+
+
+class ProductAmbiguous(ProductNotInstalled):
+    """The product is installed from several stores and none was chosen."""
 
 
 class AddOnNotLicensed(TollgateRuntimeError):

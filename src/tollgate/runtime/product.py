@@ -23,6 +23,7 @@ from tollgate.crypto.stream import StreamReader
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
     AddOnNotLicensed,
+    ProductAmbiguous,
     ProductNotInstalled,
 )
 from tollgate.runtime.home import ClientHome, machine_id, read_json
@@ -48,7 +49,8 @@ class Product:
 
     @classmethod
     def open(cls, name: str, *, home: Path | None = None, store_id: str | None = None) -> Product:
-        """Find an installed product by name (in one store, if several have it)."""
+        """Find an installed product by name; when several stores sold it, ``store_id`` (or
+        `TOLLGATE_STORE_ID`) says which."""
         client_home = ClientHome(home)
         products = client_home.load_state().get("products", {})
         store_id = store_id or os.environ.get("TOLLGATE_STORE_ID")
@@ -59,6 +61,12 @@ class Product:
         ]
         if not found:
             raise ProductNotInstalled(f"{name} is not installed: run `tollgate install {name}`")
+        if len(found) > 1:
+            stores = ", ".join(sorted(p["store_id"] for p in found))
+            raise ProductAmbiguous(
+                f"{name} is installed from several stores ({stores}): choose one with --store "
+                "or TOLLGATE_STORE_ID"
+            )
         p = found[0]
         return cls(
             client_home,
