@@ -26,13 +26,11 @@ import httpx
 from common import bench_customer, product
 
 from tollgate.client.api import StoreAPI
-from tollgate.client.catalog import fetch_catalog
+from tollgate.client.catalog import account_catalog
 from tollgate.crypto.httpsig import sign_request
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import open_store, utcnow
-from tollgate.store.blobs import BlobStore
+from tollgate.store.app import open_store
 from tollgate.store.folder import StoreFolder
-from tollgate.store.services.publish import publish
 
 SIZE = 256 * 1024 * 1024
 ROUNDS = 9
@@ -101,15 +99,7 @@ def main() -> None:
         base = Path(tmp)
         folder = StoreFolder.create(base / "store", name="bench")
         ctx = open_store(folder)
-        with ctx.sessions.begin() as s:
-            publish(
-                s,
-                BlobStore(folder.blobs_dir),
-                store_id=ctx.store_id,
-                master_key=folder.keys.master,
-                source_dir=product(base / "Big", "Big", SIZE),
-                now=utcnow(),
-            )
+        ctx.publish(product(base / "Big", "Big", SIZE))
         ctx.close()
         port = free_port()
         serve = ["store", "serve", str(folder.path), "--port", str(port)]
@@ -122,9 +112,10 @@ def main() -> None:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_up(url + "/v1/store")
-            acct, pk = bench_customer(url, ClientHome(base / "customer"))
+            home = ClientHome(base / "customer")
+            acct, pk = bench_customer(url, home)
             with StoreAPI(url) as api:
-                addon = fetch_catalog(api, acct).addon("Big", "data")
+                addon = account_catalog(api, home, acct).addon("Big", "data")
                 body = b'{"product": "Big", "addon": "data", "version": "1.0"}'
                 order_url = url + "/v1/orders"
                 hdrs = sign_request(

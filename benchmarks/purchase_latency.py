@@ -20,11 +20,9 @@ from common import bench_customer, product
 
 from tollgate.crypto.httpsig import sign_request
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import open_store, utcnow
-from tollgate.store.blobs import BlobStore
+from tollgate.store.app import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
-from tollgate.store.services.publish import publish
 
 CUSTOMERS = 15
 BIG = 256 * 1024 * 1024
@@ -38,15 +36,7 @@ def main() -> None:
         ctx = open_store(folder, registrations_per_minute=10_000)
         for name, size in (("Small", 1024), ("Big", BIG)):
             t = time.perf_counter()
-            with ctx.sessions.begin() as s:
-                publish(
-                    s,
-                    BlobStore(folder.blobs_dir),
-                    store_id=ctx.store_id,
-                    master_key=folder.keys.master,
-                    source_dir=product(base / name, name, size),
-                    now=utcnow(),
-                )
+            ctx.publish(product(base / name, name, size))
             print(f"published {name} ({size:,} bytes) in {time.perf_counter() - t:.2f} s")
         server = serve_in_thread(ctx)
         timings: dict[str, list[float]] = {"Small": [], "Big": []}

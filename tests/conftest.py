@@ -14,16 +14,14 @@ import pytest
 
 from tollgate.client.account import Account
 from tollgate.client.api import StoreAPI
-from tollgate.client.catalog import fetch_catalog
+from tollgate.client.catalog import account_catalog
 from tollgate.client.install import install_core
 from tollgate.client.registration import Registration, register
 from tollgate.crypto.keyfile import Binding
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import StoreContext, open_store, utcnow
-from tollgate.store.blobs import BlobStore
+from tollgate.store.app import StoreContext, open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import RunningServer, serve_in_thread
-from tollgate.store.services.publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 MT = ROOT / "examples" / "mt"
@@ -123,25 +121,13 @@ class LiveStore:
         return StoreAPI(self.url)
 
 
-def publish_into(ctx: StoreContext, source: Path) -> None:
-    with ctx.sessions.begin() as s:
-        publish(
-            s,
-            BlobStore(ctx.folder.blobs_dir),
-            store_id=ctx.store_id,
-            master_key=ctx.folder.keys.master,
-            source_dir=source,
-            now=utcnow(),
-        )
-
-
 def start_store(
     base: Path, database_url: str, products: list[Path], registrations_per_minute: int = 1000
 ) -> LiveStore:
     folder = StoreFolder.create(base, name="Test Store", database_url=database_url)
     ctx = open_store(folder, registrations_per_minute=registrations_per_minute)
     for source in products:
-        publish_into(ctx, source)
+        ctx.publish(source)
     return LiveStore(ctx, serve_in_thread(ctx), folder)
 
 
@@ -188,7 +174,8 @@ def registered(
     with store.api() as api:
         done = register(client_home, api, card(number), binding=binding, password=password)
         for name in products:
-            install_core(client_home, api, done.account, fetch_catalog(api, done.account), name)
+            cat = account_catalog(api, client_home, done.account)
+            install_core(client_home, api, done.account, cat, name)
     return Customer(client_home, done.account)
 
 

@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import func, select
 from test_purchase import purchase, succeeded_charges
 
-from conftest import Customer, LiveStore, card, start_store
-from tollgate.client.account import parse_descriptor
+from conftest import MT, Customer, LiveStore, card, start_store
 from tollgate.client.api import StoreAPI
-from tollgate.client.catalog import fetch_catalog
+from tollgate.client.catalog import account_catalog
 from tollgate.client.errors import IntegrityFailure, Refused
 from tollgate.client.registration import register
 from tollgate.crypto.httpsig import sign_request
@@ -188,7 +187,7 @@ def test_part_longer_than_signed_is_cut_off(
     store: LiveStore, customer: Customer, tmp_path: Path
 ) -> None:
     with StoreAPI(store.url) as api:
-        core = fetch_catalog(api, customer.account).product("MT")["core"][0]
+        core = account_catalog(api, customer.home, customer.account).product("MT")["core"][0]
         with pytest.raises(IntegrityFailure, match="more than"):
             api.download(core["digest"], tmp_path / "x", size=int(core["size"]) - 10)
     assert not (tmp_path / "x").exists()
@@ -282,18 +281,16 @@ def test_taken_customer_id_is_retried_by_the_client(
     assert done.account.customer_id == "cu_" + "b" * 32
 
 
-def test_fake_store_without_the_pinned_key_is_refused(
-    store: LiveStore, customer: Customer, tmp_path: Path, database_url: str
+def test_fake_store_without_the_pinned_root_is_refused(
+    store: LiveStore, customer: Customer, tmp_path: Path
 ) -> None:
-    fake = start_store(tmp_path / "fake", f"sqlite:///{tmp_path / 'fake.db'}", [])
+    fake = start_store(tmp_path / "fake", f"sqlite:///{tmp_path / 'fake.db'}", [MT])
     try:
-        with StoreAPI(fake.url) as api:
-            with pytest.raises(IntegrityFailure, match="pinned key"):
-                parse_descriptor(api.request("GET", "/v1/store"), customer.account.metadata_key)
-            with pytest.raises(IntegrityFailure, match="not signed by the store's key"):
-                fetch_catalog(api, customer.account)
+        with StoreAPI(fake.url) as api, pytest.raises(IntegrityFailure, match="failed its check"):
+            account_catalog(api, customer.home, customer.account)
     finally:
         fake.server.stop()
+        fake.ctx.close()
 
 
 def test_hammering_registration_is_rate_limited_and_declines_read_the_same(

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from conftest import MACHINE_B, Customer, LiveStore, copy_home, registered
 from tollgate.client.api import StoreAPI
-from tollgate.client.catalog import fetch_catalog
+from tollgate.client.catalog import account_catalog
 from tollgate.client.purchase import Purchase, buy
 from tollgate.runtime import AddOnIntegrityError, AddOnNotLicensed, Product
 from tollgate.store.db import Customer as CustomerRow
@@ -34,7 +34,7 @@ def purchase(
             who.home,
             api,
             who.account,
-            fetch_catalog(api, who.account),
+            account_catalog(api, who.home, who.account),
             product,
             addon,
             purchase_key=pk,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from conftest import MT, publish_into
+from conftest import MT
 from tollgate.store.app import open_store
 from tollgate.store.db import Release
 from tollgate.store.folder import StoreFolder
@@ -45,7 +45,7 @@ def test_bad_manifest_names_file_and_key(tmp_path: Path, old: str, new: str, key
     folder = StoreFolder.create(tmp_path / "store", name="t")
     ctx = open_store(folder)
     with pytest.raises(ManifestError) as info:
-        publish_into(ctx, src)
+        ctx.publish(src)
     assert info.value.key == key
     assert str(src / "tollgate.toml") in str(info.value)
     with ctx.sessions() as s:
@@ -56,9 +56,9 @@ def test_lower_or_equal_version_is_refused(tmp_path: Path) -> None:
     folder = StoreFolder.create(tmp_path / "store", name="t")
     ctx = open_store(folder)
 
-    publish_into(ctx, MT)
+    ctx.publish(MT)
     with pytest.raises(ManifestError, match="not newer"):
-        publish_into(ctx, MT)
+        ctx.publish(MT)
 
 
 def test_example_manifest_reads() -> None:

@@ -17,12 +17,10 @@ from pathlib import Path
 from rich.rule import Rule
 
 from tollgate.cli.output import console
-from tollgate.store.app import open_store, utcnow
-from tollgate.store.blobs import BlobStore
+from tollgate.store.app import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 from tollgate.store.services import admin
-from tollgate.store.services.publish import publish
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "mt"
 
@@ -50,15 +48,7 @@ def run_demo(keep: Path | None = None) -> int:
         _step("1. The vendor creates a store and publishes MT")
         folder = StoreFolder.create(base / "store", name="Demo Store")
         ctx = open_store(folder)
-        with ctx.sessions.begin() as s:
-            done = publish(
-                s,
-                BlobStore(folder.blobs_dir),
-                store_id=ctx.store_id,
-                master_key=folder.keys.master,
-                source_dir=EXAMPLE,
-                now=utcnow(),
-            )
+        done = ctx.publish(EXAMPLE)
         console.print(
             f"Store {ctx.store_id} in {folder.path}; published {done.product} "
             f"{done.version} (core: {done.core_files} files; paid add-on: dic2)"

@@ -17,14 +17,13 @@ from tollgate.cli.output import console, emit_json, fail, transfer_progress
 from tollgate.cli.store_commands import store_app
 from tollgate.client.account import Account, find_account, match_account
 from tollgate.client.api import StoreAPI
-from tollgate.client.catalog import fetch_catalog
+from tollgate.client.catalog import account_catalog, browse
 from tollgate.client.errors import ClientError, UsageError
 from tollgate.client.install import install_core
 from tollgate.client.purchase import buy as buy_addon
-from tollgate.client.registration import Registration, fetch_descriptor
+from tollgate.client.registration import Registration
 from tollgate.client.registration import register as register_customer
 from tollgate.client.run import run_product
-from tollgate.crypto.documents import key_id
 from tollgate.crypto.keyfile import Binding, KeyFile
 from tollgate.runtime import AddOnIntegrityError, AddOnNotLicensed, ProductNotInstalled
 from tollgate.runtime.home import ClientHome
@@ -40,7 +39,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL or id.")]
 TrustOpt = Annotated[
-    str | None, typer.Option("--trust", help="Expected store key fingerprint (SHA-256 hex).")
+    str | None, typer.Option("--trust", help="Expected store root fingerprint (SHA-256 hex).")
 ]
 
 
@@ -157,7 +156,7 @@ def register(
         )
         return
     console.print(f"Registered with [bold]{acct.store_name}[/] as {acct.customer_id}")
-    console.print(f"Store key fingerprint: {key_id(acct.metadata_public_key)}")
+    console.print(f"Store root fingerprint: {acct.root_fingerprint}")
     console.print(
         f"Card on file: {done.card.get('brand')} ****{done.card.get('last4')}; "
         f"key sealed to: {bind}"
@@ -167,23 +166,23 @@ def register(
 @app.command()
 @handled
 def catalog(store: StoreOpt = None, trust: TrustOpt = None, as_json: JsonOpt = False) -> None:
-    """What the store sells. With an account, checked against the key pinned at registration;
-    before registering (`--store URL`), against the key the store presents, whose fingerprint
-    is shown (compare it with the vendor's, or pass `--trust`)."""
+    """What the store sells, checked through the store's TUF metadata: from the root pinned at
+    registration, or before registering (`--store URL`) from the root the store presents, whose
+    fingerprint is shown (compare it with the vendor's, or pass `--trust`)."""
     account = match_account(G.home, store) if store else None
     if store and account is None and store.startswith(("http://", "https://")):
         with StoreAPI(store) as api:
-            descriptor = fetch_descriptor(api, trust)
-            cat = fetch_catalog(api, descriptor)
+            browsed = browse(api, trust)
+        cat = browsed.catalog
         if not as_json:
             console.print(
-                f"{descriptor.name} (not registered here): store key fingerprint "
-                f"{descriptor.fingerprint}"
+                f"{browsed.store.name} (not registered here): root fingerprint "
+                f"{browsed.root_fingerprint}"
             )
     else:
         account = account or find_account(G.home, store)
         with StoreAPI(account.url) as api:
-            cat = fetch_catalog(api, account)
+            cat = account_catalog(api, G.home, account)
     if as_json:
         emit_json(cat.products)
         return
@@ -203,7 +202,9 @@ def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> N
     """Install (or update) a product's free core."""
     account = find_account(G.home, store)
     with StoreAPI(account.url) as api, transfer_progress(f"{product} core", not as_json) as bar:
-        entry = install_core(G.home, api, account, fetch_catalog(api, account), product, bar)
+        entry = install_core(
+            G.home, api, account, account_catalog(api, G.home, account), product, bar
+        )
     if as_json:
         emit_json(entry)
     else:
@@ -223,7 +224,7 @@ def buy(
     account = find_account(G.home, store)
     password = os.environ.get("TOLLGATE_PASSWORD")
     with StoreAPI(account.url) as api:
-        cat = fetch_catalog(api, account)
+        cat = account_catalog(api, G.home, account)
         info = cat.addon(product, addon)
         if not yes:
             if not interactive():

@@ -8,14 +8,12 @@ from typing import Annotated
 import typer
 
 from tollgate.cli.output import console, emit_json, fail
-from tollgate.store.app import open_store, utcnow
-from tollgate.store.blobs import BlobStore
+from tollgate.store.app import open_store
 from tollgate.store.folder import StoreFolder, StoreFolderError
 from tollgate.store.manifest import ManifestError
 from tollgate.store.server import serve_forever
 from tollgate.store.services import admin
 from tollgate.store.services.errors import StoreError
-from tollgate.store.services.publish import publish as publish_release
 from tollgate.wire.problems import Exit
 
 store_app = typer.Typer(
@@ -77,15 +75,7 @@ def publish(
     """Publish a product release from its folder (reads SOURCE/tollgate.toml)."""
     ctx = open_store(_folder(directory))
     try:
-        with ctx.sessions.begin() as s:
-            done = publish_release(
-                s,
-                BlobStore(ctx.folder.blobs_dir),
-                store_id=ctx.store_id,
-                master_key=ctx.folder.keys.master,
-                source_dir=source,
-                now=utcnow(),
-            )
+        done = ctx.publish(source)
     except ManifestError as exc:
         raise fail(f"{exc} (nothing was published)", Exit.USAGE) from exc
     if as_json:

@@ -1,62 +1,27 @@
-"""A customer's account with one store: the pinned store keys, the key file, unlocking ``PK``.
-
-The store's metadata key is pinned at first contact (its fingerprint shown, or given with
-``--trust``); later descriptors and catalogs must be signed by it, so a fake store without
-that key is refused.
-"""
+"""A customer's account with one store: where the store is, the TUF root pinned at
+registration (kept in the account's ``tuf/`` folder, see client/trust.py), the licence key read
+through it, the key file, and unlocking ``PK``."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from tollgate.client.api import StoreAPI
 from tollgate.client.errors import IntegrityFailure, UsageError
+from tollgate.client.trust import StoreTrust
 from tollgate.crypto import CryptoError
-from tollgate.crypto.documents import key_id, public_key_from_b64, verify_document
+from tollgate.crypto.documents import public_key_from_b64
 from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
 from tollgate.crypto.keys import purchase_key
 from tollgate.runtime.home import ClientHome, machine_id, read_json, write_json
 
 
-@dataclass(frozen=True)
-class Descriptor:
-    store_id: str
-    name: str
-    sealing_key: bytes
-    licence_key: str
-    metadata_key: str
-
-    @property
-    def fingerprint(self) -> str:
-        return key_id(public_key_from_b64(self.metadata_key))
-
-
-def parse_descriptor(envelope: Any, pinned_metadata_key: str | None) -> Descriptor:
-    """Verify a descriptor: against the pinned key, or (first contact) against the key it
-    names, which the caller then pins after showing its fingerprint."""
-    try:
-        claimed = str(envelope["signed"]["metadata_key"])
-        key = public_key_from_b64(pinned_metadata_key or claimed)
-        body = verify_document(envelope, key)
-        if body.get("type") != "store-descriptor":
-            raise IntegrityFailure("not a store descriptor")
-        return Descriptor(
-            str(body["store_id"]),
-            str(body["name"]),
-            base64.b64decode(body["sealing_key"]),
-            str(body["licence_key"]),
-            str(body["metadata_key"]),
-        )
-    except CryptoError as exc:
-        raise IntegrityFailure(
-            f"the store's descriptor is not signed by the pinned key ({exc}): this is not the "
-            "store you registered with"
-        ) from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IntegrityFailure(f"the store's descriptor is malformed: {exc}") from exc
+def tuf_dir(home: ClientHome, store_id: str) -> Path:
+    return home.store_dir(store_id) / "tuf"
 
 
 @dataclass(frozen=True)
@@ -65,7 +30,7 @@ class Account:
     store_name: str
     url: str
     customer_id: str
-    metadata_key: str
+    root_fingerprint: str
     licence_key: str
 
     def to_json(self) -> dict[str, Any]:
@@ -74,7 +39,7 @@ class Account:
             "store_name": self.store_name,
             "url": self.url,
             "customer_id": self.customer_id,
-            "metadata_key": self.metadata_key,
+            "root_fingerprint": self.root_fingerprint,
             "licence_key": self.licence_key,
         }
 
@@ -85,17 +50,17 @@ class Account:
             obj["store_name"],
             obj["url"],
             obj["customer_id"],
-            obj["metadata_key"],
+            obj["root_fingerprint"],
             obj["licence_key"],
         )
 
     @property
-    def metadata_public_key(self) -> Ed25519PublicKey:
-        return public_key_from_b64(self.metadata_key)
-
-    @property
     def licence_public_key(self) -> Ed25519PublicKey:
         return public_key_from_b64(self.licence_key)
+
+    def trust(self, api: StoreAPI, home: ClientHome) -> StoreTrust:
+        """The store's TUF repository as this account pinned it."""
+        return StoreTrust(api, tuf_dir(home, self.store_id))
 
     def save(self, home: ClientHome) -> None:
         write_json(home.account_path(self.store_id), self.to_json())

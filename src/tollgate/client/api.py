@@ -46,8 +46,17 @@ class StoreAPI:
             base_url=self.base_url, timeout=TIMEOUT, transport=transport, follow_redirects=False
         )
 
+    @property
+    def http(self) -> httpx.Client:
+        """The underlying client (for TUF's fetcher, which must share its transport)."""
+        return self._http
+
     def close(self) -> None:
         self._http.close()
+
+    def get_bytes(self, path: str) -> bytes:
+        """A small unauthenticated document, as bytes."""
+        return self._send(self._http.build_request("GET", self.base_url + path)).content
 
     def __enter__(self) -> StoreAPI:
         return self

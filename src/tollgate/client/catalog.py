@@ -1,25 +1,19 @@
-"""The store's catalog, verified against the store's metadata key: the one pinned at
-registration, or before registering, the one the store's descriptor presents."""
+"""The store's catalog, read through TUF: the catalog document names each file's target, and
+each file's digest, length and install entry come from that target's signed metadata."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any
 
+from tollgate.client.account import Account
 from tollgate.client.api import StoreAPI
 from tollgate.client.errors import IntegrityFailure, UsageError
-from tollgate.crypto import CryptoError
-from tollgate.crypto.documents import public_key_from_b64, verify_document
-
-
-class StoreIdentity(Protocol):
-    """What a catalog is checked against: an `Account` or, before registering, a `Descriptor`."""
-
-    @property
-    def store_id(self) -> str: ...
-
-    @property
-    def metadata_key(self) -> str: ...
+from tollgate.client.trust import Descriptor, StoreTrust
+from tollgate.runtime.home import ClientHome
+from tollgate.wire.targets import CATALOG
 
 
 @dataclass(frozen=True)
@@ -40,12 +34,55 @@ class Catalog:
         raise UsageError(f"{product} has no add-on {addon!r}")
 
 
-def fetch_catalog(api: StoreAPI, store: StoreIdentity) -> Catalog:
-    envelope = api.request("GET", "/v1/catalog")
-    try:
-        body = verify_document(envelope, public_key_from_b64(store.metadata_key))
-    except CryptoError as exc:
-        raise IntegrityFailure(f"the catalog is not signed by the store's key: {exc}") from exc
-    if body.get("type") != "catalog" or body.get("store_id") != store.store_id:
+def _signed_file(trust: StoreTrust, listed: dict[str, Any]) -> dict[str, Any]:
+    """A catalog file entry completed from its TUF target (never from the catalog alone)."""
+    info = trust.target(str(listed["target"]))
+    entry = info.custom
+    if entry.get("name") != listed["path"]:
+        raise IntegrityFailure(f"the catalog names {listed['target']} for another file")
+    return {
+        "path": listed["path"],
+        "target": info.path,
+        "digest": info.hashes["sha256"],
+        "size": info.length,
+        "encrypted": bool(entry.get("encrypted")),
+        "entry": entry,
+    }
+
+
+def fetch_catalog(trust: StoreTrust, store_id: str) -> Catalog:
+    body = trust.document(CATALOG)
+    if body.get("type") != "catalog" or body.get("store_id") != store_id:
         raise IntegrityFailure("the catalog is for another store")
-    return Catalog(store.store_id, list(body["products"]))
+    try:
+        products = list(body["products"])
+        for p in products:
+            p["core"] = [_signed_file(trust, f) for f in p["core"]]
+            for a in p["addons"]:
+                a["files"] = [_signed_file(trust, f) for f in a["files"]]
+    except (KeyError, TypeError) as exc:
+        raise IntegrityFailure(f"the catalog is malformed: {exc}") from exc
+    return Catalog(store_id, products)
+
+
+def account_catalog(api: StoreAPI, home: ClientHome, account: Account) -> Catalog:
+    """The catalog of a store the customer is registered with, through its pinned root."""
+    return fetch_catalog(account.trust(api, home), account.store_id)
+
+
+@dataclass(frozen=True)
+class Browsed:
+    store: Descriptor
+    root_fingerprint: str
+    catalog: Catalog
+
+
+def browse(api: StoreAPI, expected_fingerprint: str | None) -> Browsed:
+    """The catalog of a store not registered with: its first root taken on trust (or checked
+    against ``expected_fingerprint``) for this one look, and nothing kept."""
+    with tempfile.TemporaryDirectory(prefix="tollgate-browse-") as tmp:
+        trust = StoreTrust.first_contact(api, Path(tmp), expected_fingerprint)
+        descriptor = trust.descriptor()
+        return Browsed(
+            descriptor, trust.fingerprint or "", fetch_catalog(trust, descriptor.store_id)
+        )

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from tollgate.client.account import Account, Descriptor, accounts, parse_descriptor
+from tollgate.client.account import Account, accounts, tuf_dir
 from tollgate.client.api import StoreAPI
 from tollgate.client.errors import IntegrityFailure, Refused, UsageError
+from tollgate.client.trust import Descriptor, StoreTrust
 from tollgate.crypto import CryptoError
 from tollgate.crypto.documents import public_key_from_b64, verify_document
 from tollgate.crypto.keyfile import Argon2Params, Binding, password_key, seal_key
@@ -43,17 +48,6 @@ def new_customer_id() -> str:
     return "cu_" + secrets.token_hex(16)
 
 
-def fetch_descriptor(api: StoreAPI, trust: str | None) -> Descriptor:
-    envelope = api.request("GET", "/v1/store")
-    descriptor = parse_descriptor(envelope, None)
-    if trust is not None and trust.lower() != descriptor.fingerprint:
-        raise IntegrityFailure(
-            f"the store's key fingerprint is {descriptor.fingerprint}, "
-            f"not {trust}: refusing to register"
-        )
-    return descriptor
-
-
 def register(
     home: ClientHome,
     api: StoreAPI,
@@ -70,9 +64,47 @@ def register(
         raise UsageError(
             "no machine id on this machine: set TOLLGATE_MACHINE_ID or choose --bind password"
         )
-    descriptor = fetch_descriptor(api, trust)
-    if any(a.store_id == descriptor.store_id for a in accounts(home)):
-        raise UsageError(f"already registered with {descriptor.name} ({descriptor.store_id})")
+    home.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=home.root, prefix=".contact-") as contact:
+        store = StoreTrust.first_contact(api, Path(contact) / "tuf", trust)
+        descriptor = store.descriptor()
+        if any(a.store_id == descriptor.store_id for a in accounts(home)):
+            raise UsageError(f"already registered with {descriptor.name} ({descriptor.store_id})")
+        registered = _register(api, details, descriptor, binding, password, machine)
+        account = Account(
+            descriptor.store_id,
+            descriptor.name,
+            api.base_url,
+            registered.customer_id,
+            store.fingerprint or "",
+            descriptor.licence_key,
+        )
+        target = tuf_dir(home, descriptor.store_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(store.metadata_dir, target)
+    write_atomic(home.keyfile_path(descriptor.store_id), registered.keyfile)
+    write_json(home.store_dir(descriptor.store_id) / "receipt.json", registered.receipt)
+    account.save(home)
+    return Registered(account, registered.card)
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    customer_id: str
+    keyfile: bytes
+    receipt: dict[str, Any]
+    card: dict[str, str]
+
+
+def _register(
+    api: StoreAPI,
+    details: Registration,
+    descriptor: Descriptor,
+    binding: Binding,
+    password: str | None,
+    machine: str | None,
+) -> _Accepted:
+    """Make K, the id and PK; seal them to the store; retry the id while it is taken."""
     customer_key = secrets.token_bytes(32)
     argon = Argon2Params(salt=secrets.token_bytes(16)) if password else None
     pw_key = password_key(argon, password)
@@ -132,15 +164,4 @@ def register(
         password=password,
         argon2=argon,
     )
-    account = Account(
-        descriptor.store_id,
-        descriptor.name,
-        api.base_url,
-        customer_id,
-        descriptor.metadata_key,
-        descriptor.licence_key,
-    )
-    write_atomic(home.keyfile_path(descriptor.store_id), keyfile.to_bytes())
-    write_json(home.store_dir(descriptor.store_id) / "receipt.json", receipt)
-    account.save(home)
-    return Registered(account, dict(body.get("card", {})))
+    return _Accepted(customer_id, keyfile.to_bytes(), receipt, dict(body.get("card", {})))

@@ -11,12 +11,14 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,10 +32,13 @@ from tollgate.store.migrate import upgrade
 from tollgate.store.payments import Gateway
 from tollgate.store.payments.sandbox import SandboxGateway
 from tollgate.store.ratelimit import RateLimiter
-from tollgate.store.services import catalog as catalog_service
+from tollgate.store.repository import Repository
+from tollgate.store.services.catalog import ensure_repository
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.orders import OrderService
+from tollgate.store.services.publish import Published, publish
 from tollgate.store.services.registration import register
+from tollgate.store.tuf_routes import tuf_router
 from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
 from tollgate.wire.schemas import OrderRequest, RegistrationRequest
 
@@ -54,10 +59,23 @@ class StoreContext:
     clock: Clock
     orders: OrderService
     registration_limit: RateLimiter
+    repository: Repository
 
     @property
     def store_id(self) -> str:
         return self.folder.config.store_id
+
+    def publish(self, source_dir: Path) -> Published:
+        """Publish a release from ``source_dir`` (its ``tollgate.toml``), signed into TUF."""
+        with self.sessions.begin() as s:
+            return publish(
+                s,
+                self.repository,
+                store_id=self.store_id,
+                master_key=self.folder.keys.master,
+                source_dir=source_dir,
+                now=self.clock(),
+            )
 
     def close(self) -> None:
         """Close the database connections (before a fork, or when a test is done)."""
@@ -77,8 +95,22 @@ def open_store(
     sessions = make_sessionmaker(engine)
     gateway = gateway or SandboxGateway(sessions, clock)
     orders = OrderService(sessions, gateway, folder.keys, folder.config.store_id, clock)
+    repository = Repository(folder.keys.tuf, BlobStore(folder.blobs_dir), clock)
+    try:
+        with sessions.begin() as s:
+            ensure_repository(
+                s, repository, folder.keys, store_id=folder.config.store_id, name=folder.config.name
+            )
+    except IntegrityError:
+        pass  # another store process on this database created it first
     return StoreContext(
-        folder, sessions, gateway, clock, orders, RateLimiter(registrations_per_minute, 60.0)
+        folder,
+        sessions,
+        gateway,
+        clock,
+        orders,
+        RateLimiter(registrations_per_minute, 60.0),
+        repository,
     )
 
 
@@ -170,24 +202,13 @@ def create_app(ctx: StoreContext) -> FastAPI:
         """Services are synchronous (database and gateway I/O): run them off the event loop."""
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    app.include_router(tuf_router(ctx))
+
     async def signed_caller(request: Request) -> Caller:
         body = await request.body()
         view = request_view(request.method, str(request.url), request.headers)
         caller: Caller = await run(authenticate, ctx.sessions, keys.master, view, body, ctx.clock())
         return caller
-
-    @app.get("/v1/store", summary="Store descriptor, signed with the metadata key")
-    async def get_store() -> dict[str, Any]:
-        return catalog_service.descriptor(keys, store_id=ctx.store_id, name=ctx.folder.config.name)
-
-    @app.get("/v1/catalog", summary="Latest release of every product, signed")
-    async def get_catalog() -> dict[str, Any]:
-        def build() -> dict[str, Any]:
-            with ctx.sessions() as s:
-                return catalog_service.catalog(s, keys, store_id=ctx.store_id, now=ctx.clock())
-
-        result: dict[str, Any] = await run(build)
-        return result
 
     @app.post(
         "/v1/registrations",

@@ -28,6 +28,10 @@ class BlobStore:
             raise ValueError("not a SHA-256 hex digest")
         return self.root / digest
 
+    def write_bytes(self, data: bytes) -> str:
+        """Store ``data``; return its digest."""
+        return self.write(lambda out: out.write(data))[0]
+
     def write(self, produce: Callable[[Writable], object]) -> tuple[str, int]:
         """Let ``produce`` write into a new blob; return its digest and size."""
         self.root.mkdir(parents=True, exist_ok=True)

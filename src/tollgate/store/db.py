@@ -156,6 +156,24 @@ class Licence(Base):
     document: Mapped[dict[str, Any]]
 
 
+class TufMetadata(Base):
+    """Every version of every TUF role the store has signed (see store/repository.py)."""
+
+    __tablename__ = "tuf_metadata"
+    role: Mapped[str] = mapped_column(String(120), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime]
+
+
+class StoreDocument(Base):
+    """Blobs that are store documents (descriptor, catalog): public, served by digest."""
+
+    __tablename__ = "store_documents"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
 class RequestNonce(Base):
     """Nonces of accepted signed requests, kept until their signature window has passed."""
 

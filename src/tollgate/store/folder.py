@@ -4,13 +4,15 @@
 DIR/store.toml          name, store id, database URL
 DIR/keys/master.key     32 bytes: encrypts K and PK in the database (never in the database)
 DIR/keys/sealing.key    HPKE private key (ML-KEM-768 seed ‖ X25519), for registrations
-DIR/keys/metadata.key   Ed25519: signs the store descriptor and catalog
 DIR/keys/licence.key    Ed25519: signs licences and receipts
+DIR/keys/tuf/*.key      Ed25519: the TUF roles (root-1, root-2, targets, products, snapshot,
+                        timestamp); see store/repository.py
 DIR/blobs/<sha256>      released files, by digest (add-ons only as ciphertext)
 DIR/store.db            SQLite database (the embedded default)
 ```
 Key files are written 0600 in a 0700 folder. The embedded default keeps every key here; a
-production store would hold the master key in a KMS and the metadata key offline.
+production store would hold the master key in a KMS, the TUF root keys offline and the products
+key with the vendor: only the snapshot and timestamp keys need to be on the server.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tollgate.crypto.sealing import SealingPrivateKey
+from tollgate.store.repository import TufKeys
 
 
 class StoreFolderError(Exception):
@@ -78,8 +81,12 @@ class StoreFolder:
         folder.blobs_dir.mkdir(exist_ok=True)
         _write_secret(folder.keys_dir / "master.key", secrets.token_bytes(32))
         _write_secret(folder.keys_dir / "sealing.key", SealingPrivateKey.generate().private_bytes())
-        for name_ in ("metadata.key", "licence.key"):
-            _write_secret(folder.keys_dir / name_, Ed25519PrivateKey.generate().private_bytes_raw())
+        _write_secret(
+            folder.keys_dir / "licence.key", Ed25519PrivateKey.generate().private_bytes_raw()
+        )
+        folder.tuf_keys_dir.mkdir(mode=0o700)
+        for file_name, data in TufKeys.generate().files().items():
+            _write_secret(folder.tuf_keys_dir / file_name, data)
         store_id = "st_" + secrets.token_hex(8)
         url = database_url or folder.default_database_url()
         folder.config_path.write_text(
@@ -100,6 +107,10 @@ class StoreFolder:
         except (tomllib.TOMLDecodeError, KeyError) as exc:
             raise StoreFolderError(f"{self.config_path}: {exc}") from exc
 
+    @property
+    def tuf_keys_dir(self) -> Path:
+        return self.keys_dir / "tuf"
+
     def _key(self, name: str) -> bytes:
         try:
             return (self.keys_dir / name).read_bytes()
@@ -111,8 +122,8 @@ class StoreFolder:
         return StoreKeys(
             master=self._key("master.key"),
             sealing=SealingPrivateKey(self._key("sealing.key")),
-            metadata=Ed25519PrivateKey.from_private_bytes(self._key("metadata.key")),
             licence=Ed25519PrivateKey.from_private_bytes(self._key("licence.key")),
+            tuf=TufKeys.load(lambda name: self._key(f"tuf/{name}")),
         )
 
 
@@ -120,5 +131,5 @@ class StoreFolder:
 class StoreKeys:
     master: bytes
     sealing: SealingPrivateKey
-    metadata: Ed25519PrivateKey
     licence: Ed25519PrivateKey
+    tuf: TufKeys

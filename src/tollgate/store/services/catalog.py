@@ -1,4 +1,9 @@
-"""The store descriptor and the catalog: public documents signed with the metadata key."""
+"""What the store publishes through TUF: the store descriptor, the catalog, and one target per
+released file whose ``custom`` field is the file's install entry.
+
+Documents are canonical JSON (RFC 8785) with no signature of their own: TUF's targets role signs
+their length and SHA-256, and the client reads them only through TUF.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +11,81 @@ import base64
 import datetime as dt
 from typing import Any
 
+import rfc8785
 from packaging.version import Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tuf.api.metadata import TargetFile
 
-from tollgate.crypto.documents import public_key_b64, sign_document
-from tollgate.store.db import Product, Release
+from tollgate.crypto.documents import public_key_b64
+from tollgate.store.db import AddOn, Product, Release, ReleasedFile
 from tollgate.store.folder import StoreKeys
+from tollgate.store.repository import Repository
+from tollgate.wire.targets import file_target
 
 
-def descriptor(keys: StoreKeys, *, store_id: str, name: str) -> dict[str, Any]:
-    body = {
-        "type": "store-descriptor",
-        "format": 1,
-        "store_id": store_id,
-        "name": name,
-        "sealing_key": base64.b64encode(keys.sealing.public_key().raw).decode(),
-        "licence_key": public_key_b64(keys.licence.public_key()),
-        "metadata_key": public_key_b64(keys.metadata.public_key()),
-    }
-    return sign_document(body, keys.metadata)
+def descriptor(keys: StoreKeys, *, store_id: str, name: str) -> bytes:
+    return rfc8785.dumps(
+        {
+            "type": "store-descriptor",
+            "format": 2,
+            "store_id": store_id,
+            "name": name,
+            "sealing_key": base64.b64encode(keys.sealing.public_key().raw).decode(),
+            "licence_key": public_key_b64(keys.licence.public_key()),
+        }
+    )
 
 
 def latest_release(product: Product) -> Release | None:
     return max(product.releases, key=lambda r: Version(r.version), default=None)
 
 
+def target_of(f: ReleasedFile) -> str:
+    return file_target(f.release.product.name, f.release.version, f.addon_name, f.path)
+
+
+def install_entry(f: ReleasedFile, addon: AddOn | None) -> dict[str, Any]:
+    """The signed facts about one file: the patent's install command and what checks it."""
+    release = f.release
+    return {
+        "product": release.product.name,
+        "kind": "core" if addon is None else "add-on",
+        "name": f.path,
+        "addon": None if addon is None else addon.name,
+        "version": release.version,
+        "function": "core" if addon is None else addon.function,
+        "revision": 0 if addon is None else addon.revision,
+        "environment": [],
+        "parts": [{"length": f.size, "sha256": f.digest}],
+        "size": f.plain_size,
+        "compression": "none",
+        "encrypted": f.encrypted,
+        "price": 0 if addon is None else addon.price,
+        "currency": None if addon is None else addon.currency,
+        "requires": [],
+    }
+
+
+def release_targets(release: Release) -> list[TargetFile]:
+    addons = {a.name: a for a in release.addons}
+    return [
+        TargetFile(
+            length=f.size,
+            hashes={"sha256": f.digest},
+            path=target_of(f),
+            unrecognized_fields={
+                "custom": install_entry(f, None if f.addon_name is None else addons[f.addon_name])
+            },
+        )
+        for f in sorted(release.files, key=lambda f: (f.addon_name or "", f.path))
+    ]
+
+
 def _release_json(release: Release) -> dict[str, Any]:
     def files(addon_name: str | None) -> list[dict[str, Any]]:
         return [
-            {"path": f.path, "digest": f.digest, "size": f.size, "encrypted": f.encrypted}
+            {"path": f.path, "target": target_of(f)}
             for f in sorted(release.files, key=lambda f: f.path)
             if f.addon_name == addon_name
         ]
@@ -62,16 +112,37 @@ def _release_json(release: Release) -> dict[str, Any]:
     }
 
 
-def catalog(
-    session: Session, keys: StoreKeys, *, store_id: str, now: dt.datetime
-) -> dict[str, Any]:
+def catalog(session: Session, *, store_id: str, now: dt.datetime) -> bytes:
     products = session.scalars(select(Product).order_by(Product.name)).all()
     entries = [_release_json(r) for p in products if (r := latest_release(p)) is not None]
-    body = {
-        "type": "catalog",
-        "format": 1,
-        "store_id": store_id,
-        "generated_at": now.isoformat(),
-        "products": entries,
-    }
-    return sign_document(body, keys.metadata)
+    return rfc8785.dumps(
+        {
+            "type": "catalog",
+            "format": 2,
+            "store_id": store_id,
+            "generated_at": now.isoformat(),
+            "products": entries,
+        }
+    )
+
+
+def ensure_repository(
+    session: Session, repo: Repository, keys: StoreKeys, *, store_id: str, name: str
+) -> None:
+    """Create the repository with the descriptor and an empty catalog, once."""
+    if not repo.initialised(session):
+        repo.initialise(
+            session,
+            {
+                "descriptor.json": descriptor(keys, store_id=store_id, name=name),
+                "catalog.json": catalog(session, store_id=store_id, now=repo.clock()),
+            },
+        )
+
+
+def publish_release(session: Session, repo: Repository, release: Release, *, store_id: str) -> None:
+    """Sign the release's files into its product's role and the new catalog into targets."""
+    repo.set_product_targets(session, release.product.name, release_targets(release))
+    repo.set_documents(
+        session, {"catalog.json": catalog(session, store_id=store_id, now=repo.clock())}
+    )

@@ -4,7 +4,7 @@ Core files are stored as they are. Paid add-on files are encrypted once, each un
 random content key (sealed under the master key in the database), as a content stream whose
 file id names store, product, version, add-on and path. Free add-ons (price 0) are stored
 unencrypted. Blobs are written first (content-addressed, so an interrupted publish leaves only
-unreferenced blobs); the database rows go in one transaction.
+unreferenced blobs); the database rows and the new TUF metadata go in one transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from tollgate.crypto.stream import Writable
 from tollgate.store.blobs import BlobStore
 from tollgate.store.db import AddOn, Product, Release, ReleasedFile
 from tollgate.store.manifest import ManifestError, expand, load_manifest
+from tollgate.store.repository import Repository
+from tollgate.store.services.catalog import publish_release
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,14 @@ def _plain(blobs: BlobStore, root: Path, rel: str, addon_name: str | None) -> Re
 
 def publish(
     session: Session,
-    blobs: BlobStore,
+    repository: Repository,
     *,
     store_id: str,
     master_key: bytes,
     source_dir: Path,
     now: dt.datetime,
 ) -> Published:
+    blobs = repository.blobs
     manifest = load_manifest(source_dir)
     core_paths = expand(manifest, manifest.core_files, "core")
     addon_paths = {
@@ -150,4 +153,5 @@ def publish(
         row.release = release
         session.add(row)
     session.flush()
+    publish_release(session, repository, release, store_id=store_id)
     return Published(manifest.name, version, len(core_paths), [a.name for a in manifest.addons])

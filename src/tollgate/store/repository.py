@@ -1,0 +1,294 @@
+"""The store's TUF repository: what every client checks before it believes anything public.
+
+Roles, as DESIGN.md section 4 lays them out:
+
+```
+root        threshold 2 of 2 keys            names the keys of every top-level role
+targets     1 key                            store documents (descriptor, catalog) and one
+                                             delegation per product: products.<NAME>, paths
+                                             "<NAME>/*/*/*", signed with the products key
+products.*  1 key (shared by all products)   the product's released files and patches
+snapshot    1 key (online)                   versions of targets and every products.* role
+timestamp   1 key (online)                   version of snapshot; expires within a day
+```
+
+Metadata lives in the database (table ``tuf_metadata``, one row per role and version), so every
+store process on one database serves the same repository; consistent snapshots are on, so a
+client always reads one coherent state. The timestamp is re-signed by whichever process serves
+it when less than ``TIMESTAMP_MARGIN`` of its day is left; a race between two processes is
+settled by the (role, version) key, the loser reads the winner's row.
+
+Store documents (descriptor, catalog) are targets whose bytes sit in the blob store and are
+served by digest (``GET /v1/targets/store/<sha256>.<name>``). Product files are served by
+``/v1/files/<sha256>`` as before; their TUF entry carries the install entry in ``custom``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from securesystemslib.signer import CryptoSigner, SSlibKey
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from tuf.api.metadata import (
+    DelegatedRole,
+    Delegations,
+    Metadata,
+    MetaFile,
+    Root,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+from tuf.api.serialization.json import JSONSerializer
+
+from tollgate.store.blobs import BlobStore
+from tollgate.store.db import StoreDocument, TufMetadata
+
+Clock = Callable[[], dt.datetime]
+
+TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
+PRODUCT_ROLE_PREFIX = "products."
+STORE_DOCUMENTS = ("descriptor.json", "catalog.json")
+EXPIRY = {
+    "root": dt.timedelta(days=365),
+    "targets": dt.timedelta(days=365),
+    "products": dt.timedelta(days=365),
+    "snapshot": dt.timedelta(days=7),
+    "timestamp": dt.timedelta(days=1),
+}
+TIMESTAMP_MARGIN = dt.timedelta(hours=6)
+SNAPSHOT_MARGIN = dt.timedelta(days=2)
+ROOT_THRESHOLD = 2
+_SERIALIZER = JSONSerializer(compact=True)
+
+
+def product_role(product: str) -> str:
+    return PRODUCT_ROLE_PREFIX + product
+
+
+def product_paths(product: str) -> list[str]:
+    """``<product>/<version>/<component>/<quoted file path>``: TUF matches path patterns one
+    segment at a time, so a file path's own slashes are percent-encoded (see `target_path`)."""
+    return [f"{product}/*/*/*"]
+
+
+def store_target(name: str) -> str:
+    return f"store/{name}"
+
+
+@dataclass(frozen=True)
+class TufKeys:
+    """The repository's signing keys. The embedded default keeps them all in the store folder
+    (``keys/tuf/``); DESIGN.md wants root offline and product keys with the vendor."""
+
+    root: tuple[Ed25519PrivateKey, ...]
+    targets: Ed25519PrivateKey
+    products: Ed25519PrivateKey
+    snapshot: Ed25519PrivateKey
+    timestamp: Ed25519PrivateKey
+
+    NAMES = ("root-1", "root-2", "targets", "products", "snapshot", "timestamp")
+
+    @classmethod
+    def generate(cls) -> TufKeys:
+        new = Ed25519PrivateKey.generate
+        return cls((new(), new()), new(), new(), new(), new())
+
+    @classmethod
+    def load(cls, read: Callable[[str], bytes]) -> TufKeys:
+        keys = {n: Ed25519PrivateKey.from_private_bytes(read(f"{n}.key")) for n in cls.NAMES}
+        return cls(
+            (keys["root-1"], keys["root-2"]),
+            keys["targets"],
+            keys["products"],
+            keys["snapshot"],
+            keys["timestamp"],
+        )
+
+    def files(self) -> dict[str, bytes]:
+        keys = [*self.root, self.targets, self.products, self.snapshot, self.timestamp]
+        return {f"{n}.key": k.private_bytes_raw() for n, k in zip(self.NAMES, keys, strict=True)}
+
+    def for_role(self, role: str) -> list[Ed25519PrivateKey]:
+        if role == "root":
+            return list(self.root)
+        if role.startswith(PRODUCT_ROLE_PREFIX):
+            return [self.products]
+        return [{"targets": self.targets, "snapshot": self.snapshot}.get(role, self.timestamp)]
+
+
+def public(key: Ed25519PrivateKey) -> SSlibKey:
+    return SSlibKey.from_crypto(key.public_key())
+
+
+def _role_kind(role: str) -> str:
+    return "products" if role.startswith(PRODUCT_ROLE_PREFIX) else role
+
+
+class Repository:
+    """Reads and writes the store's TUF metadata through a SQLAlchemy session."""
+
+    def __init__(self, keys: TufKeys, blobs: BlobStore, clock: Clock) -> None:
+        self.keys, self.blobs, self.clock = keys, blobs, clock
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def latest_row(self, s: Session, role: str) -> TufMetadata | None:
+        return s.scalars(
+            select(TufMetadata)
+            .where(TufMetadata.role == role)
+            .order_by(TufMetadata.version.desc())
+            .limit(1)
+        ).first()
+
+    def latest(self, s: Session, role: str) -> Metadata[Any] | None:
+        row = self.latest_row(s, role)
+        return None if row is None else Metadata.from_bytes(row.body)
+
+    def version_bytes(self, s: Session, role: str, version: int) -> bytes | None:
+        row = s.get(TufMetadata, (role, version))
+        return None if row is None else row.body
+
+    def initialised(self, s: Session) -> bool:
+        return self.latest_row(s, "root") is not None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _expires(self, role: str) -> dt.datetime:
+        return (self.clock() + EXPIRY[_role_kind(role)]).replace(microsecond=0)
+
+    def _store(self, s: Session, md: Metadata[Any], role: str) -> None:
+        md.signed.expires = self._expires(role)
+        md.signatures.clear()
+        for key in self.keys.for_role(role):
+            md.sign(CryptoSigner(key), append=True)
+        s.add(
+            TufMetadata(
+                role=role,
+                version=md.signed.version,
+                body=md.to_bytes(_SERIALIZER),
+                created_at=self.clock(),
+            )
+        )
+        s.flush()
+
+    def initialise(self, s: Session, documents: Mapping[str, bytes]) -> None:
+        """Root, targets (holding the store documents), snapshot and timestamp, version 1."""
+        root = Root(consistent_snapshot=True)
+        for key in self.keys.root:
+            root.add_key(public(key), "root")
+        root.roles["root"].threshold = ROOT_THRESHOLD
+        root.add_key(public(self.keys.targets), "targets")
+        root.add_key(public(self.keys.snapshot), "snapshot")
+        root.add_key(public(self.keys.timestamp), "timestamp")
+        self._store(s, Metadata(root), "root")
+        targets = Targets()
+        targets.delegations = Delegations(keys={}, roles={})
+        self._put_documents(s, targets, documents)
+        self._store(s, Metadata(targets), "targets")
+        self._commit(s, ["targets"])
+
+    def set_documents(self, s: Session, documents: Mapping[str, bytes]) -> None:
+        """Replace store documents (e.g. the catalog after a publish), if they changed."""
+        md = self._require(s, "targets")
+        before = {p: t.hashes for p, t in md.signed.targets.items()}
+        self._put_documents(s, md.signed, documents)
+        if before == {p: t.hashes for p, t in md.signed.targets.items()}:
+            return
+        md.signed.version += 1
+        self._store(s, md, "targets")
+        self._commit(s, ["targets"])
+
+    def set_product_targets(self, s: Session, product: str, targets: Iterable[TargetFile]) -> None:
+        """A new version of the product's role listing exactly ``targets``; the top-level
+        targets delegate to it the first time."""
+        role = product_role(product)
+        changed = []
+        top = self._require(s, "targets")
+        delegations = top.signed.delegations
+        assert delegations is not None and delegations.roles is not None
+        if role not in delegations.roles:
+            key = public(self.keys.products)
+            delegations.keys[key.keyid] = key
+            delegations.roles[role] = DelegatedRole(
+                role, [key.keyid], 1, True, paths=product_paths(product)
+            )
+            top.signed.version += 1
+            self._store(s, top, "targets")
+            changed.append("targets")
+        current = self.latest(s, role)
+        version = 1 if current is None else current.signed.version + 1
+        listing = Targets(version=version, targets={t.path: t for t in targets})
+        self._store(s, Metadata(listing), role)
+        changed.append(role)
+        self._commit(s, changed)
+
+    def fresh_timestamp(self, s: Session) -> bytes:
+        """The timestamp to serve: re-signed (with a fresh snapshot when that is due too) when
+        less than ``TIMESTAMP_MARGIN`` of it is left."""
+        row = self._require_row(s, "timestamp")
+        now = self.clock()
+        if Metadata.from_bytes(row.body).signed.expires - now > TIMESTAMP_MARGIN:
+            return row.body
+        snapshot = self._require(s, "snapshot")
+        try:
+            with s.begin_nested():
+                if snapshot.signed.expires - now <= SNAPSHOT_MARGIN:
+                    self._commit(s, [])
+                else:
+                    self._new_timestamp(s, snapshot.signed.version)
+        except IntegrityError:  # another process re-signed it first
+            pass
+        return self._require_row(s, "timestamp").body
+
+    def _commit(self, s: Session, changed: list[str]) -> None:
+        """New snapshot (naming the current version of every targets role) and timestamp."""
+        snapshot = self.latest(s, "snapshot")
+        if snapshot is None:
+            snapshot = Metadata(Snapshot())
+        else:
+            snapshot.signed.version += 1
+        meta = {"targets.json": MetaFile(self._require(s, "targets").signed.version)}
+        for role in self._product_roles(s):
+            latest = self._require(s, role)
+            meta[f"{role}.json"] = MetaFile(latest.signed.version)
+        snapshot.signed.meta = meta
+        self._store(s, snapshot, "snapshot")
+        self._new_timestamp(s, snapshot.signed.version)
+
+    def _new_timestamp(self, s: Session, snapshot_version: int) -> None:
+        current = self.latest(s, "timestamp")
+        version = 1 if current is None else current.signed.version + 1
+        ts = Timestamp(version=version, snapshot_meta=MetaFile(snapshot_version))
+        self._store(s, Metadata(ts), "timestamp")
+
+    def _product_roles(self, s: Session) -> list[str]:
+        top = self._require(s, "targets")
+        roles = top.signed.delegations.roles if top.signed.delegations else None
+        return sorted(roles or {})
+
+    def _put_documents(self, s: Session, targets: Targets, documents: Mapping[str, bytes]) -> None:
+        for name, data in documents.items():
+            if name not in STORE_DOCUMENTS:
+                raise ValueError(f"not a store document: {name}")
+            digest = self.blobs.write_bytes(data)
+            path = store_target(name)
+            targets.targets[path] = TargetFile.from_data(path, data, ["sha256"])
+            if s.get(StoreDocument, digest) is None:
+                s.add(StoreDocument(digest=digest, name=name))
+
+    def _require_row(self, s: Session, role: str) -> TufMetadata:
+        row = self.latest_row(s, role)
+        if row is None:
+            raise LookupError(f"the repository has no {role} metadata yet")
+        return row
+
+    def _require(self, s: Session, role: str) -> Metadata[Any]:
+        return Metadata.from_bytes(self._require_row(s, role).body)

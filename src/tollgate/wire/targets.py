@@ -1,0 +1,48 @@
+"""Names of TUF targets, shared by store and client.
+
+A product file is ``<product>/<version>/<component>/<quoted path>``: ``component`` is ``core``
+or ``addon.<name>``, and the file's path inside the product is percent-encoded whole (its
+slashes too) because TUF matches delegation patterns one path segment at a time, so every
+product target has exactly four segments and ``<product>/*/*/*`` delegates them all.
+Store documents are ``store/<name>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+CORE = "core"
+ADDON_PREFIX = "addon."
+DESCRIPTOR = "store/descriptor.json"
+CATALOG = "store/catalog.json"
+
+
+def component(addon: str | None) -> str:
+    return CORE if addon is None else ADDON_PREFIX + addon
+
+
+def file_target(product: str, version: str, addon: str | None, path: str) -> str:
+    return f"{product}/{version}/{component(addon)}/{quote(path, safe='')}"
+
+
+@dataclass(frozen=True)
+class FileTarget:
+    product: str
+    version: str
+    addon: str | None
+    path: str
+
+
+def parse_file_target(target: str) -> FileTarget:
+    parts = target.split("/")
+    if len(parts) != 4 or not all(parts):
+        raise ValueError(f"not a product file target: {target!r}")
+    product, version, comp, quoted = parts
+    if comp == CORE:
+        addon = None
+    elif comp.startswith(ADDON_PREFIX) and len(comp) > len(ADDON_PREFIX):
+        addon = comp[len(ADDON_PREFIX) :]
+    else:
+        raise ValueError(f"not a product file target: {target!r}")
+    return FileTarget(product, version, addon, unquote(quoted))
