@@ -1,0 +1,138 @@
+"""The store's TUF repository against DESIGN.md section 7: forged, rolled-back, frozen and
+mixed-and-matched metadata are refused before anything is installed; the store keeps its
+timestamp fresh by itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import httpx
+import pytest
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import Metadata, MetaFile, Timestamp
+from tuf.api.serialization.json import JSONSerializer
+
+from conftest import Customer, LiveStore
+from tollgate.client.api import StoreAPI
+from tollgate.client.catalog import account_catalog
+from tollgate.client.errors import IntegrityFailure
+from tollgate.store.app import utcnow
+from tollgate.store.repository import Repository
+
+Rewrite = Callable[[str], bytes | None]
+
+
+class ManInTheMiddle(httpx.HTTPTransport):
+    """Answers some paths with bytes of the attacker's choosing; passes the rest through."""
+
+    def __init__(self, rewrite: Rewrite) -> None:
+        super().__init__()
+        self.rewrite = rewrite
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        forged = self.rewrite(request.url.path)
+        if forged is not None:
+            return httpx.Response(200, content=forged, request=request)
+        return super().handle_request(request)
+
+
+def answer(suffix: str, forged: bytes) -> Rewrite:
+    return lambda path: forged if path.endswith(suffix) else None
+
+
+def catalog_through(store: LiveStore, customer: Customer, rewrite: Rewrite) -> None:
+    with StoreAPI(store.url, transport=ManInTheMiddle(rewrite)) as api:
+        account_catalog(api, customer.home, customer.account)
+
+
+def rows(store: LiveStore, role: str) -> list[bytes]:
+    """Every signed version of ``role``, oldest first."""
+    with store.ctx.sessions() as s:
+        found, version = [], 1
+        while (body := store.ctx.repository.version_bytes(s, role, version)) is not None:
+            found.append(body)
+            version += 1
+        return found
+
+
+def signed_timestamp(store: LiveStore, version: int, expires: dt.datetime) -> bytes:
+    """A timestamp signed with the store's real key: what an old copy on a mirror looks like."""
+    snapshot = Metadata.from_bytes(rows(store, "snapshot")[-1]).signed.version
+    md = Metadata(Timestamp(version=version, expires=expires, snapshot_meta=MetaFile(snapshot)))
+    md.sign(CryptoSigner(store.folder.keys.tuf.timestamp))
+    return md.to_bytes(JSONSerializer())
+
+
+def test_the_customer_reads_the_catalog_through_tuf(store: LiveStore, customer: Customer) -> None:
+    with StoreAPI(store.url) as api:
+        cat = account_catalog(api, customer.home, customer.account)
+    dic2 = cat.addon("MT", "dic2")["files"][0]
+    assert dic2["encrypted"] and dic2["entry"]["function"] == "dic2"
+    assert (customer.home.store_dir(customer.account.store_id) / "tuf" / "root.json").exists()
+
+
+def test_altered_timestamp_is_refused(store: LiveStore, customer: Customer) -> None:
+    good = rows(store, "timestamp")[-1]
+    altered = good.replace(b'"version":', b'"version": ', 1)  # same meaning, other bytes
+    altered = good.replace(b"snapshot.json", b"snapshot.jsoN", 1)
+    with pytest.raises(IntegrityFailure, match="failed its check"):
+        catalog_through(
+            store, customer, lambda p: altered if p.endswith("timestamp.json") else None
+        )
+
+
+def test_rolled_back_timestamp_is_refused(store: LiveStore, customer: Customer) -> None:
+    first = rows(store, "timestamp")[0]
+    assert len(rows(store, "timestamp")) > 1  # the customer has trusted a later one
+    with pytest.raises(IntegrityFailure, match="BadVersionNumber"):
+        catalog_through(store, customer, answer("/timestamp.json", first))
+
+
+def test_frozen_timestamp_is_refused(store: LiveStore, customer: Customer) -> None:
+    current = Metadata.from_bytes(rows(store, "timestamp")[-1]).signed.version
+    stale = signed_timestamp(store, current + 1, utcnow() - dt.timedelta(hours=1))
+    with pytest.raises(IntegrityFailure, match="Expired"):
+        catalog_through(store, customer, answer("/timestamp.json", stale))
+
+
+def test_mixed_and_matched_targets_are_refused(store: LiveStore, customer: Customer) -> None:
+    """The snapshot names targets version N; an older targets file served under that name."""
+    targets = rows(store, "targets")
+    newest = len(targets)
+    assert newest > 1
+
+    # A fresh client folder must fetch targets; the customer's copy is already current.
+    (customer.home.store_dir(customer.account.store_id) / "tuf" / "targets.json").unlink()
+    with pytest.raises(IntegrityFailure, match="failed its check"):
+        catalog_through(store, customer, answer(f"/{newest}.targets.json", targets[0]))
+
+
+def test_target_the_repository_does_not_list_is_refused(
+    store: LiveStore, customer: Customer
+) -> None:
+    with StoreAPI(store.url) as api:
+        trust = customer.account.trust(api, customer.home)
+        with pytest.raises(IntegrityFailure, match="does not list"):
+            trust.target("MT/9.9.9/core/mt%2Fcli.py")
+
+
+def test_store_refreshes_its_timestamp_before_it_expires(
+    store: LiveStore, customer: Customer
+) -> None:
+    before = Metadata.from_bytes(rows(store, "timestamp")[-1]).signed
+    later = Repository(
+        store.folder.keys.tuf, store.ctx.repository.blobs, lambda: utcnow() + dt.timedelta(hours=20)
+    )
+    with store.ctx.sessions.begin() as s:
+        served = Metadata.from_bytes(later.fresh_timestamp(s)).signed
+    assert served.version == before.version + 1 and served.expires > before.expires
+    snapshots = len(rows(store, "snapshot"))
+    six_days = Repository(
+        store.folder.keys.tuf, store.ctx.repository.blobs, lambda: utcnow() + dt.timedelta(days=6)
+    )
+    with store.ctx.sessions.begin() as s:
+        six_days.fresh_timestamp(s)
+    assert len(rows(store, "snapshot")) == snapshots + 1  # the snapshot was due as well
+    with StoreAPI(store.url) as api:  # and the customer accepts the new ones
+        account_catalog(api, customer.home, customer.account)
