@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import rfc8785
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, MetaFile, Timestamp
 from tuf.api.serialization.json import JSONSerializer
@@ -135,4 +136,21 @@ def test_store_refreshes_its_timestamp_before_it_expires(
         six_days.fresh_timestamp(s)
     assert len(rows(store, "snapshot")) == snapshots + 1  # the snapshot was due as well
     with StoreAPI(store.url) as api:  # and the customer accepts the new ones
+        account_catalog(api, customer.home, customer.account)
+
+
+def test_catalog_naming_another_products_file_is_refused(
+    store: LiveStore, customer: Customer
+) -> None:
+    """Signed but inconsistent: the catalog lists a Tools file as MT's core file."""
+    with StoreAPI(store.url) as api:
+        doc = customer.account.trust(api, customer.home).document("store/catalog.json")
+    products = {p["name"]: p for p in doc["products"]}
+    products["MT"]["core"][0]["target"] = products["Tools"]["core"][0]["target"]
+    with store.ctx.sessions.begin() as s:
+        store.ctx.repository.set_documents(s, {"catalog.json": rfc8785.dumps(doc)})
+    with (
+        StoreAPI(store.url) as api,
+        pytest.raises(IntegrityFailure, match="for another file"),
+    ):
         account_catalog(api, customer.home, customer.account)

@@ -13,7 +13,7 @@ from tollgate.client.api import StoreAPI
 from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.client.trust import Descriptor, StoreTrust
 from tollgate.runtime.home import ClientHome
-from tollgate.wire.targets import CATALOG
+from tollgate.wire.targets import CATALOG, FileTarget, parse_file_target
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,19 @@ class Catalog:
         raise UsageError(f"{product} has no add-on {addon!r}")
 
 
-def _signed_file(trust: StoreTrust, listed: dict[str, Any]) -> dict[str, Any]:
-    """A catalog file entry completed from its TUF target (never from the catalog alone)."""
+def _signed_file(
+    trust: StoreTrust, product: dict[str, Any], addon: str | None, listed: dict[str, Any]
+) -> dict[str, Any]:
+    """A catalog file entry completed from its TUF target (never from the catalog alone); the
+    target must be this product release's own file."""
+    try:
+        named = parse_file_target(str(listed["target"]))
+    except ValueError as exc:
+        raise IntegrityFailure(f"the catalog is malformed: {exc}") from exc
+    expected = FileTarget(str(product["name"]), str(product["version"]), addon, listed["path"])
     info = trust.target(str(listed["target"]))
     entry = info.custom
-    if entry.get("name") != listed["path"]:
+    if named != expected or entry.get("name") != listed["path"]:
         raise IntegrityFailure(f"the catalog names {listed['target']} for another file")
     return {
         "path": listed["path"],
@@ -57,9 +65,9 @@ def fetch_catalog(trust: StoreTrust, store_id: str) -> Catalog:
     try:
         products = list(body["products"])
         for p in products:
-            p["core"] = [_signed_file(trust, f) for f in p["core"]]
+            p["core"] = [_signed_file(trust, p, None, f) for f in p["core"]]
             for a in p["addons"]:
-                a["files"] = [_signed_file(trust, f) for f in a["files"]]
+                a["files"] = [_signed_file(trust, p, a["name"], f) for f in a["files"]]
     except (KeyError, TypeError) as exc:
         raise IntegrityFailure(f"the catalog is malformed: {exc}") from exc
     return Catalog(store_id, products)
