@@ -161,9 +161,9 @@ class _TooLarge(Exception):
 
 
 class BlobResponse(FileResponse):
-    """A released file. A whole file goes out through the server's `pathsend` (zero-copy under
-    granian); a ranged one, a resumed download, is read by Starlette in these chunks, larger
-    than its 64 KiB default to cut per-chunk overhead."""
+    """A released file, read in 1 MiB chunks instead of Starlette's 64 KiB: each chunk is a
+    round trip through a worker thread and the event loop, and at 64 KiB that overhead held a
+    256 MiB download to a fifth of nginx's speed (docs/benchmarks.md)."""
 
     chunk_size = 1024 * 1024
 

@@ -213,7 +213,8 @@ class Repository:
         changed = []
         top = self._require(s, "targets")
         delegations = top.signed.delegations
-        assert delegations is not None and delegations.roles is not None
+        if delegations is None or delegations.roles is None:
+            raise LookupError("the top-level targets metadata has no delegations")
         if role not in delegations.roles:
             key = public(self.keys.products)
             delegations.keys[key.keyid] = key

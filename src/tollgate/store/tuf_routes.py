@@ -67,15 +67,17 @@ def tuf_router(ctx: StoreContext) -> APIRouter:
     @router.get("/v1/targets/store/{file_name}", summary="A store document: SHA256.NAME")
     async def get_document(file_name: str) -> FileResponse:
         match = DOCUMENT_NAME.match(file_name)
+        if match is None:
+            raise StoreError("not_found", "store documents are named SHA256.NAME")
+        digest, name = match.groups()
 
         def known() -> bool:
             with ctx.sessions() as s:
-                row = s.get(StoreDocument, match.group(1)) if match else None
-                return row is not None and match is not None and row.name == match.group(2)
+                row = s.get(StoreDocument, digest)
+                return row is not None and row.name == name
 
         if not await asyncio.to_thread(known):
             raise StoreError("not_found", f"no store document {file_name}")
-        assert match is not None
-        return FileResponse(repo.blobs.path(match.group(1)), media_type=JSON)
+        return FileResponse(repo.blobs.path(digest), media_type=JSON)
 
     return router
