@@ -118,22 +118,25 @@ def test_target_the_repository_does_not_list_is_refused(
             trust.target("MT/9.9.9/core/mt%2Fcli.py")
 
 
+def repository_at(store: LiveStore, *, hours: int) -> Repository:
+    """The store's repository as a process whose clock is ``hours`` ahead would see it."""
+    return Repository(
+        store.folder.keys.tuf,
+        store.ctx.repository.blobs,
+        lambda: utcnow() + dt.timedelta(hours=hours),
+    )
+
+
 def test_store_refreshes_its_timestamp_before_it_expires(
     store: LiveStore, customer: Customer
 ) -> None:
     before = Metadata.from_bytes(rows(store, "timestamp")[-1]).signed
-    later = Repository(
-        store.folder.keys.tuf, store.ctx.repository.blobs, lambda: utcnow() + dt.timedelta(hours=20)
-    )
     with store.ctx.sessions.begin() as s:
-        served = Metadata.from_bytes(later.fresh_timestamp(s)).signed
+        served = Metadata.from_bytes(repository_at(store, hours=20).fresh_timestamp(s)).signed
     assert served.version == before.version + 1 and served.expires > before.expires
     snapshots = len(rows(store, "snapshot"))
-    six_days = Repository(
-        store.folder.keys.tuf, store.ctx.repository.blobs, lambda: utcnow() + dt.timedelta(days=6)
-    )
     with store.ctx.sessions.begin() as s:
-        six_days.fresh_timestamp(s)
+        repository_at(store, hours=6 * 24).fresh_timestamp(s)
     assert len(rows(store, "snapshot")) == snapshots + 1  # the snapshot was due as well
     with StoreAPI(store.url) as api:  # and the customer accepts the new ones
         account_catalog(api, customer.home, customer.account)
