@@ -14,8 +14,7 @@ import pytest
 
 from tollgate.client.account import Account
 from tollgate.client.api import StoreAPI
-from tollgate.client.catalog import account_catalog
-from tollgate.client.install import install_core
+from tollgate.client.install import install_product
 from tollgate.client.registration import Registration, register
 from tollgate.crypto.keyfile import Binding
 from tollgate.runtime.home import ClientHome
@@ -174,8 +173,7 @@ def registered(
     with store.api() as api:
         done = register(client_home, api, card(number), binding=binding, password=password)
         for name in products:
-            cat = account_catalog(api, client_home, done.account)
-            install_core(client_home, api, done.account, cat, name)
+            install_product(client_home, api, done.account, name)
     return Customer(client_home, done.account)
 
 

@@ -109,11 +109,21 @@ def test_licence_of_customer_a_does_not_open_for_customer_b(
     purchase(store, customer)
     other = registered(store, tmp_path / "b")
     lic_dir = customer.home.store_dir(customer.account.store_id) / "licences"
-    state = other.home.load_state()
-    a_state = customer.home.load_state()
-    key = f"{customer.account.store_id}/MT"
-    state["products"][key]["addons"] = a_state["products"][key]["addons"]
-    other.home.save_state(state)
+    bought = customer.home.state.addons(customer.account.store_id, "MT")["dic2"]
+    with other.home.state.transaction() as conn:  # B's state claims A's licence
+        conn.execute(
+            "INSERT INTO addons VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                other.account.store_id,
+                "MT",
+                "dic2",
+                bought.version,
+                bought.function,
+                bought.revision,
+                bought.licence_id,
+                bought.order_id,
+            ),
+        )
     dest = other.home.store_dir(other.account.store_id) / "licences"
     dest.mkdir(parents=True, exist_ok=True)
     for lic in lic_dir.iterdir():

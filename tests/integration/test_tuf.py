@@ -5,9 +5,7 @@ timestamp fresh by itself."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
-import httpx
 import pytest
 import rfc8785
 from securesystemslib.signer import CryptoSigner
@@ -15,31 +13,12 @@ from tuf.api.metadata import Metadata, MetaFile, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
 from conftest import Customer, LiveStore
+from mitm import ManInTheMiddle, Rewrite, answer
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog
 from tollgate.client.errors import IntegrityFailure
 from tollgate.store.app import utcnow
 from tollgate.store.repository import Repository
-
-Rewrite = Callable[[str], bytes | None]
-
-
-class ManInTheMiddle(httpx.HTTPTransport):
-    """Answers some paths with bytes of the attacker's choosing; passes the rest through."""
-
-    def __init__(self, rewrite: Rewrite) -> None:
-        super().__init__()
-        self.rewrite = rewrite
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        forged = self.rewrite(request.url.path)
-        if forged is not None:
-            return httpx.Response(200, content=forged, request=request)
-        return super().handle_request(request)
-
-
-def answer(suffix: str, forged: bytes) -> Rewrite:
-    return lambda path: forged if path.endswith(suffix) else None
 
 
 def catalog_through(store: LiveStore, customer: Customer, rewrite: Rewrite) -> None:

@@ -13,13 +13,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from tollgate.cli.output import console, emit_json, fail, transfer_progress
+from tollgate.cli.output import console, emit_json, errors, fail, transfer_progress
 from tollgate.cli.store_commands import store_app
-from tollgate.client.account import Account, find_account, match_account
+from tollgate.client.account import Account, find_account, load_account, match_account
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog, browse
 from tollgate.client.errors import ClientError, UsageError
-from tollgate.client.install import install_core
+from tollgate.client.install import Plan, apply_plan, plan_install, recover
 from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.registration import Registration
 from tollgate.client.registration import register as register_customer
@@ -27,6 +27,7 @@ from tollgate.client.run import run_product
 from tollgate.crypto.keyfile import Binding, KeyFile
 from tollgate.runtime import AddOnIntegrityError, AddOnNotLicensed, ProductNotInstalled
 from tollgate.runtime.home import ClientHome
+from tollgate.runtime.state import StateDamaged
 from tollgate.wire.problems import Exit
 
 app = typer.Typer(
@@ -74,6 +75,8 @@ def handled(fn: F) -> F:
             raise fail(str(exc), Exit.REFUSED) from exc
         except ProductNotInstalled as exc:
             raise fail(str(exc), Exit.USAGE) from exc
+        except StateDamaged as exc:
+            raise fail(str(exc), Exit.INTEGRITY) from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -196,19 +199,93 @@ def catalog(store: StoreOpt = None, trust: TrustOpt = None, as_json: JsonOpt = F
             )
 
 
+def _recover() -> None:
+    """Finish or roll back installs a crash interrupted, before anything else."""
+    for line in recover(G.home):
+        errors.print(f"recovered an interrupted install: {line}")
+
+
+def _describe(plan: Plan) -> str:
+    if plan.up_to_date:
+        return f"{plan.product} {plan.version} is up to date"
+    counts: dict[str, int] = {}
+    for c in plan.changes:
+        counts[c.action] = counts.get(c.action, 0) + 1
+    what = ", ".join(
+        f"{counts[a]} {label}"
+        for a, label in (
+            ("add", "new"),
+            ("change", "changed"),
+            ("remove", "removed"),
+            ("keep", "unchanged"),
+        )
+        if counts.get(a)
+    )
+    return (
+        f"{plan.product} {plan.installed or '(not installed)'} -> {plan.version}: {what} "
+        f"file(s); {plan.fetch_bytes:,} bytes to fetch"
+    )
+
+
 @app.command()
 @handled
 def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Install (or update) a product's free core."""
+    """Install (or update) a product's free core: only the files this machine needs, checked
+    against the store's signed metadata."""
     account = find_account(G.home, store)
-    with StoreAPI(account.url) as api, transfer_progress(f"{product} core", not as_json) as bar:
-        entry = install_core(
-            G.home, api, account, account_catalog(api, G.home, account), product, bar
-        )
+    _recover()
+    with StoreAPI(account.url) as api:
+        plan = plan_install(G.home, api, account, product)
+        with transfer_progress(f"{product} core", not as_json and not plan.up_to_date) as bar:
+            done = apply_plan(G.home, api, plan, bar)
     if as_json:
-        emit_json(entry)
-    else:
-        console.print(f"Installed {product} {entry['version']} in {G.home.root / entry['path']}")
+        emit_json({**plan.to_json(), "path": str(done.path), "fetched": done.fetched_bytes})
+        return
+    if plan.listed.notice and not plan.up_to_date:
+        console.print(f"[bold]{product} {plan.version}:[/] {plan.listed.notice}")
+    console.print(f"Installed {product} {done.version} in {done.path}")
+
+
+@app.command()
+@handled
+def update(
+    product: Annotated[str | None, typer.Argument(help="One product; all when omitted.")] = None,
+    store: StoreOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring installed products up to date: only new or changed files are fetched."""
+    only_store = find_account(G.home, store).store_id if store else None
+    installed = [
+        p for p in G.home.state.products(product) if only_store is None or p.store_id == only_store
+    ]
+    if product and not installed:
+        raise UsageError(f"{product} is not installed: `tollgate install {product}`")
+    if not dry_run:
+        _recover()
+    report = []
+    for p in installed:
+        account = load_account(G.home, p.store_id)
+        with StoreAPI(account.url) as api:
+            plan = plan_install(G.home, api, account, p.name)
+            if not as_json:
+                console.print(_describe(plan))
+                if plan.listed.notice and not plan.up_to_date:
+                    console.print(f"  notice: {plan.listed.notice}")
+            entry = plan.to_json()
+            if not dry_run and not plan.up_to_date:
+                with transfer_progress(f"{p.name} {plan.version}", not as_json) as bar:
+                    done = apply_plan(G.home, api, plan, bar)
+                entry["fetched"] = done.fetched_bytes
+                if not as_json:
+                    console.print(f"Updated {p.name} to {done.version} in {done.path}")
+            report.append(entry)
+    if as_json:
+        emit_json(report)
+    elif not installed:
+        console.print("Nothing installed.")
 
 
 @app.command()
@@ -255,17 +332,69 @@ def _has_password(account: Account) -> bool:
 
 @app.command("list")
 @handled
-def list_installed(as_json: JsonOpt = False) -> None:
-    """What is installed, and which add-ons are bought."""
-    products = list(G.home.load_state()["products"].values())
+def list_installed(
+    files: Annotated[bool, typer.Option("--files", help="List every installed file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """What is installed, which add-ons are bought, and (with --files) every file."""
+    state = G.home.state
+    products: list[dict[str, Any]] = []
+    for p in state.products():
+        addons = state.addons(p.store_id, p.name)
+        products.append(
+            {
+                "store_id": p.store_id,
+                "name": p.name,
+                "version": p.version,
+                "path": str(p.path),
+                "entry": p.entry,
+                "installed_at": p.installed_at,
+                "addons": {
+                    n: {"version": a.version, "licence_id": a.licence_id, "revision": a.revision}
+                    for n, a in addons.items()
+                },
+                "files": [
+                    {
+                        "kind": f.kind,
+                        "addon": f.addon,
+                        "name": f.name,
+                        "version": f.version,
+                        "function": f.function,
+                        "revision": f.revision,
+                        "path": str(f.path),
+                        "digest": f.digest,
+                        "size": f.size,
+                        "licence_id": f.licence_id,
+                    }
+                    for f in state.files(p.store_id, p.name)
+                ],
+            }
+        )
     if as_json:
         emit_json(products)
         return
     if not products:
         console.print("Nothing installed.")
-    for p in products:
-        addons = ", ".join(f"{n} {a['version']}" for n, a in p.get("addons", {}).items())
-        console.print(f"[bold]{p['name']}[/] {p['version']}  add-ons: {addons or 'none'}")
+    for entry in products:
+        bought = ", ".join(f"{n} {a['version']}" for n, a in entry["addons"].items())
+        console.print(f"[bold]{entry['name']}[/] {entry['version']}  add-ons: {bought or 'none'}")
+        for f in entry["files"] if files else []:
+            where = "vault" if f["kind"] == "add-on" else "core"
+            console.print(f"    {where:<5} {f['name']:<40} {f['size']:>10,}  {f['digest'][:12]}")
+
+
+@app.command()
+@handled
+def history(
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50, as_json: JsonOpt = False
+) -> None:
+    """What was installed, updated, bought and rolled back, newest first."""
+    rows = G.home.state.history(limit)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        console.print(f"{r['at']}  {r['action']:<11} {r['product']} {r['version']}  {r['detail']}")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -7,11 +7,9 @@ loopback. Signed requests carry RFC 9421 signatures under the purchase key.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -97,60 +95,26 @@ class StoreAPI:
         except ValueError as exc:
             raise IntegrityFailure(f"the store sent a malformed answer to {path}") from exc
 
-    def download(
-        self,
-        digest: str,
-        target: Path,
-        *,
-        size: int,
-        signer: Signer | None = None,
-        progress: Progress | None = None,
-    ) -> None:
-        """Fetch a file by digest into ``target``, resuming a partial ``.part`` file with
-        Range, refusing anything longer than ``size`` and anything whose SHA-256 differs."""
-        part = target.with_name(target.name + ".part")
-        part.parent.mkdir(parents=True, exist_ok=True)
-        have = part.stat().st_size if part.exists() else 0
-        if have > size:
-            part.unlink()
-            have = 0
+    def get_response(self, path: str, params: list[tuple[str, str]]) -> httpx.Response:
+        """An unauthenticated GET, answered whole (for documents such as install lists)."""
+        query = httpx.QueryParams(tuple(params))
+        return self._send(self._http.build_request("GET", self.base_url + path, params=query))
+
+    @contextmanager
+    def file_range(
+        self, digest: str, start: int, end: int, *, signer: Signer | None = None
+    ) -> Iterator[httpx.Response]:
+        """Bytes ``start``..``end`` (inclusive) of a released file, streamed; a 200 instead of
+        206 means the store sent the whole file from byte 0."""
         url = f"{self.base_url}/v1/files/{digest}"
-        hdrs = {"Range": f"bytes={have}-"} if 0 < have < size else {}
-        if have < size or size == 0:
-            if signer is not None:
-                hdrs = signer.headers("GET", url, b"", hdrs)
-            response = self._send(self._http.build_request("GET", url, headers=hdrs), stream=True)
-            mode = "ab" if response.status_code == 206 else "wb"
-            received = have if mode == "ab" else 0
-            try:
-                with part.open(mode) as fh:
-                    for block in response.iter_bytes(1 << 20):
-                        received += len(block)
-                        if received > size:
-                            raise IntegrityFailure(
-                                f"the store sent more than the {size} bytes signed for {digest}"
-                            )
-                        fh.write(block)
-                        if progress:
-                            progress(received, size)
-            except httpx.TransportError as exc:
-                raise Unreachable(
-                    f"download of {digest[:12]} broke off: {exc}; run the command again to resume"
-                ) from exc
-            finally:
-                response.close()
-        if _sha256(part) != digest:
-            part.unlink(missing_ok=True)
-            raise IntegrityFailure(f"downloaded file does not match its digest {digest[:12]}…")
-        os.replace(part, target)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+        hdrs = {"Range": f"bytes={start}-{end}"}
+        if signer is not None:
+            hdrs = signer.headers("GET", url, b"", hdrs)
+        response = self._send(self._http.build_request("GET", url, headers=hdrs), stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
 
 
 def _problem(response: httpx.Response) -> Refused:

@@ -1,70 +1,375 @@
-"""Installing a product's free core: download, verify each file's digest, switch in atomically.
+"""Installing and updating a product's core: plan from the verified install list, stage, switch.
 
-Files are fetched into a staging folder beside the target; only when every digest matches is
-the folder renamed into place and the state updated, so a broken install leaves the previous
-version as it was.
+1. **Plan.** The install list (checked against TUF) is compared with the client state: each core
+   file is new, changed, unchanged or gone. Nothing is fetched for an unchanged file: it is
+   linked (or copied) from the installed version and re-checked.
+2. **Stage.** Files go into ``.<version>.staging`` beside the product's versions, fetched in
+   signed parts that resume (client/download.py). A staging folder left by a broken run is
+   reused: its complete files are re-checked, not fetched again.
+3. **Switch.** A journal row is written, the staging folder is renamed to ``<version>``, and one
+   state transaction makes it current, records its files and history, and deletes the journal
+   row. The runtime runs only what the state calls current, so a crash at any point leaves the
+   previous version runnable; ``recover`` (run first by every install and update) finishes a
+   switch whose folder is complete and verified, or rolls it back.
+4. **Prune.** Versions other than the current and the one before it are removed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
+import json
 import os
 import shutil
+import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from packaging.requirements import Requirement
+from packaging.version import InvalidVersion, Version
+
 from tollgate.client.account import Account
 from tollgate.client.api import Progress, StoreAPI
-from tollgate.client.catalog import Catalog
-from tollgate.client.errors import IntegrityFailure
+from tollgate.client.download import fetch_file
+from tollgate.client.errors import IntegrityFailure, UsageError
+from tollgate.client.install_list import PlannedFile, VerifiedInstallList, fetch_install_list
 from tollgate.runtime.home import ClientHome
+from tollgate.runtime.state import (
+    ClientState,
+    InstalledFile,
+    JournalEntry,
+    now_iso,
+    record_history,
+)
+from tollgate.wire.environment import Environment
 
-
-def product_key(store_id: str, name: str) -> str:
-    return f"{store_id}/{name}"
+KEEP_VERSIONS = 2
 
 
 def safe_relative(path: str) -> PurePosixPath:
     rel = PurePosixPath(path)
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts or "\\" in path:
         raise IntegrityFailure(f"the store named an unsafe install path {path!r}")
     return rel
 
 
-def install_core(
+@dataclass(frozen=True)
+class Change:
+    name: str
+    action: str  # "add", "change", "keep" or "remove"
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "action": self.action, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Plan:
+    store_id: str
+    product: str
+    installed: str | None
+    listed: VerifiedInstallList
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return self.listed.version
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.installed == self.version and all(c.action == "keep" for c in self.changes)
+
+    @property
+    def fetch_bytes(self) -> int:
+        return sum(c.size for c in self.changes if c.action in ("add", "change"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "product": self.product,
+            "store_id": self.store_id,
+            "installed": self.installed,
+            "available": self.version,
+            "up_to_date": self.up_to_date,
+            "fetch_bytes": self.fetch_bytes,
+            "notice": self.listed.notice,
+            "changes": [c.to_json() for c in self.changes if c.action != "keep"],
+        }
+
+
+@dataclass(frozen=True)
+class Installed:
+    product: str
+    version: str
+    path: Path
+    fetched_bytes: int
+    reused_files: int
+    previous: str | None
+
+
+def plan_install(
     home: ClientHome,
     api: StoreAPI,
     account: Account,
-    catalog: Catalog,
-    name: str,
+    product: str,
+    environment: Environment | None = None,
+) -> Plan:
+    """What installing or updating ``product`` would change here (nothing is written)."""
+    listed = fetch_install_list(
+        api,
+        account.trust(api, home),
+        account.store_id,
+        product,
+        environment or Environment.current(),
+    )
+    state = home.state
+    current = state.product(account.store_id, product)
+    old = {f.name: f for f in state.files(account.store_id, product) if f.kind == "core"}
+    intact = current is not None and current.path.is_dir()
+    changes = []
+    for f in listed.core:
+        before = old.get(f.name)
+        if before is None:
+            changes.append(Change(f.name, "add", f.size))
+        elif before.digest != f.digest or not intact:
+            changes.append(Change(f.name, "change", f.size))
+        else:
+            changes.append(Change(f.name, "keep", f.size))
+    names = {f.name for f in listed.core}
+    changes += [Change(n, "remove", o.size) for n, o in sorted(old.items()) if n not in names]
+    return Plan(account.store_id, product, current.version if current else None, listed, changes)
+
+
+def check_requirements(state: ClientState, store_id: str, plan: Plan) -> None:
+    for text in plan.listed.requires:
+        req = Requirement(text)
+        have = state.product(store_id, req.name)
+        if have is None or not req.specifier.contains(have.version, prereleases=True):
+            found = f"{have.version} is installed" if have else "it is not installed"
+            raise UsageError(
+                f"{plan.product} {plan.version} needs {text} ({found}): install it first "
+                f"with `tollgate install {req.name}`; nothing was changed"
+            )
+
+
+def apply_plan(
+    home: ClientHome, api: StoreAPI, plan: Plan, progress: Progress | None = None
+) -> Installed:
+    state = home.state
+    check_requirements(state, plan.store_id, plan)
+    target = home.product_dir(plan.store_id, plan.product, plan.version)
+    if plan.up_to_date:
+        return Installed(plan.product, plan.version, target, 0, len(plan.changes), plan.installed)
+    staging = home.staging_dir(plan.store_id, plan.product, plan.version)
+    staging.mkdir(parents=True, exist_ok=True)
+    old = {f.name: f for f in state.files(plan.store_id, plan.product) if f.kind == "core"}
+    fetched = reused = done_before = 0
+    for f in plan.listed.core:
+        dest = staging / Path(*safe_relative(f.name).parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if _holds(dest, f.digest) or _reuse(old.get(f.name), dest, f.digest):
+            reused += 1
+            continue
+
+        def overall(done: int, _total: int, before: int = done_before) -> None:
+            if progress:
+                progress(before + done, plan.fetch_bytes)
+
+        fetched += fetch_file(api, f.digest, f.parts, dest, progress=overall).received
+        done_before += f.size
+    journal = JournalEntry(
+        plan.store_id,
+        plan.product,
+        plan.version,
+        staging,
+        target,
+        {
+            "entry": plan.listed.entry_point,
+            "previous": plan.installed,
+            "files": [_file_json(f) for f in plan.listed.core],
+        },
+    )
+    _begin_switch(state, journal)
+    if target.exists():  # a folder from a switch that was rolled back
+        shutil.rmtree(target)
+    os.replace(staging, target)
+    _finish_switch(state, journal, detail=f"fetched {fetched} bytes, reused {reused} files")
+    prune(home, plan.store_id, plan.product)
+    return Installed(plan.product, plan.version, target, fetched, reused, plan.installed)
+
+
+def install_product(
+    home: ClientHome,
+    api: StoreAPI,
+    account: Account,
+    product: str,
+    environment: Environment | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
-    product = catalog.product(name)
-    version = str(product["version"])
-    target = home.product_dir(account.store_id, name, version)
-    state = home.load_state()
-    key = product_key(account.store_id, name)
-    current = state["products"].get(key)
-    if not (current and current["version"] == version and target.is_dir()):
-        staging = target.with_name(f".{version}.staging")
-        staging.mkdir(parents=True, exist_ok=True)
-        for f in product["core"]:
-            dest = staging / Path(*safe_relative(f["path"]).parts)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if not dest.exists():
-                api.download(f["digest"], dest, size=int(f["size"]), progress=progress)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    entry = {
-        "store_id": account.store_id,
-        "name": name,
-        "version": version,
-        "path": str(target),
-        "entry": product["entry"],
-        "installed_at": dt.datetime.now(dt.UTC).isoformat(),
-        "addons": current.get("addons", {}) if current else {},
+) -> Installed:
+    """Plan and apply in one step (what `tollgate install` does after recovering)."""
+    return apply_plan(home, api, plan_install(home, api, account, product, environment), progress)
+
+
+def recover(home: ClientHome) -> list[str]:
+    """Finish or roll back every install a crash left between staging and switching."""
+    state = home.state
+    done = []
+    for entry in state.journal():
+        complete = entry.target.is_dir() and all(
+            _holds(entry.target / Path(*safe_relative(f["name"]).parts), f["digest"])
+            for f in entry.plan["files"]
+        )
+        if complete:
+            _finish_switch(state, entry, detail="finished after an interruption")
+            done.append(f"{entry.product} {entry.version}: finished")
+            continue
+        if entry.target.is_dir():
+            shutil.rmtree(entry.target)
+        with state.transaction() as conn:
+            _delete_journal(conn, entry)
+            record_history(
+                conn,
+                entry.store_id,
+                entry.product,
+                "rolled-back",
+                entry.version,
+                "the interrupted install was rolled back; the staged files are kept",
+            )
+        done.append(f"{entry.product} {entry.version}: rolled back")
+    return done
+
+
+def prune(home: ClientHome, store_id: str, product: str) -> list[str]:
+    """Remove installed versions but the current one and the one before it."""
+    current = home.state.product(store_id, product)
+    base = home.product_dir(store_id, product, "x").parent
+    if current is None or not base.is_dir():
+        return []
+    versions = [
+        (v, child)
+        for child in base.iterdir()
+        if child.is_dir() and not child.name.startswith(".")
+        if (v := _version(child.name)) is not None
+    ]
+    keep = {current.path.name}
+    older = sorted((v for v in versions if v[1].name not in keep), reverse=True)
+    keep.update(p.name for _, p in older[: KEEP_VERSIONS - 1])
+    removed = []
+    for _, path in versions:
+        if path.name not in keep:
+            shutil.rmtree(path)
+            removed.append(path.name)
+    for stale in base.glob(".*.staging"):  # staged for a version no newer than the current
+        staged = _version(stale.name.removeprefix(".").removesuffix(".staging"))
+        if staged is not None and staged <= Version(current.version):
+            shutil.rmtree(stale)
+    return removed
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _file_json(f: PlannedFile) -> dict[str, Any]:
+    return {
+        "name": f.name,
+        "digest": f.digest,
+        "size": f.size,
+        "target": f.target,
+        "version": f.version,
+        "function": f.function,
+        "revision": f.revision,
     }
-    state["products"][key] = entry
-    home.save_state(state)
-    return entry
+
+
+def _begin_switch(state: ClientState, entry: JournalEntry) -> None:
+    with state.transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO journal "
+            "(store_id, product, version, staging, target, plan, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.store_id,
+                entry.product,
+                entry.version,
+                str(entry.staging),
+                str(entry.target),
+                json.dumps(entry.plan),
+                now_iso(),
+            ),
+        )
+
+
+def _finish_switch(state: ClientState, entry: JournalEntry, *, detail: str) -> None:
+    """Make ``entry``'s version current, with its files, in one transaction."""
+    previous = entry.plan.get("previous")
+    with state.transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO products "
+            "(store_id, name, version, path, entry, installed_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                entry.store_id,
+                entry.product,
+                entry.version,
+                str(entry.target),
+                entry.plan["entry"],
+                now_iso(),
+            ),
+        )
+        conn.execute(
+            "DELETE FROM files WHERE store_id = ? AND product = ? AND kind = 'core'",
+            (entry.store_id, entry.product),
+        )
+        for f in entry.plan["files"]:
+            conn.execute(
+                "INSERT INTO files (store_id, product, kind, addon, name, version, function, "
+                "revision, path, digest, size, target, licence_id) "
+                "VALUES (?, ?, 'core', '', ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    entry.store_id,
+                    entry.product,
+                    f["name"],
+                    f["version"],
+                    f["function"],
+                    f["revision"],
+                    str(entry.target / Path(*safe_relative(f["name"]).parts)),
+                    f["digest"],
+                    f["size"],
+                    f["target"],
+                ),
+            )
+        action = "install" if previous is None else "update"
+        if previous is not None:
+            detail = f"from {previous}; {detail}"
+        record_history(conn, entry.store_id, entry.product, action, entry.version, detail)
+        _delete_journal(conn, entry)
+
+
+def _delete_journal(conn: sqlite3.Connection, entry: JournalEntry) -> None:
+    conn.execute(
+        "DELETE FROM journal WHERE store_id = ? AND product = ?", (entry.store_id, entry.product)
+    )
+
+
+def _holds(path: Path, digest: str) -> bool:
+    if not path.is_file():
+        return False
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest() == digest
+
+
+def _reuse(old: InstalledFile | None, dest: Path, digest: str) -> bool:
+    """Link (or copy) an unchanged file from the installed version, if it is still intact."""
+    if old is None or old.digest != digest or not _holds(old.path, digest):
+        return False
+    dest.unlink(missing_ok=True)
+    try:
+        os.link(old.path, dest)
+    except OSError:
+        shutil.copy2(old.path, dest)
+    return True

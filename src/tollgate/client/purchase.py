@@ -14,10 +14,11 @@ from typing import Any
 from tollgate.client.account import Account
 from tollgate.client.api import Progress, Signer, StoreAPI
 from tollgate.client.catalog import Catalog
+from tollgate.client.download import fetch_file, signed_parts
 from tollgate.client.errors import IntegrityFailure, UsageError
-from tollgate.client.install import product_key
 from tollgate.crypto import CryptoError
 from tollgate.runtime.home import ClientHome, write_json
+from tollgate.runtime.state import record_history
 from tollgate.wire.licence import parse_licence
 
 
@@ -42,9 +43,7 @@ def buy(
     purchase_key: bytes,
     progress: Progress | None = None,
 ) -> Purchase:
-    state = home.load_state()
-    installed = state["products"].get(product_key(account.store_id, product))
-    if installed is None:
+    if home.state.product(account.store_id, product) is None:
         raise UsageError(f"install {product} first: `tollgate install {product}`")
     info = catalog.addon(product, addon)
     version = catalog.product(product)["version"]
@@ -67,21 +66,68 @@ def buy(
         raise IntegrityFailure(f"the store's licence does not verify: {exc}") from exc
     if (licence.product, licence.addon, licence.version) != (product, addon, version):
         raise IntegrityFailure("the store sent a licence for something else")
+    signed = {f["digest"]: f for f in info["files"]}
+    vault = []
     for f in licence.files:
+        if f.digest not in signed:
+            raise IntegrityFailure(f"the licence names {f.path}, which TUF does not list")
         target = home.vault_file(account.store_id, product, addon, version, f.digest)
+        vault.append((f.path, target, signed[f.digest]))
         if not target.exists():
-            api.download(f.digest, target, size=f.size, signer=signer, progress=progress)
+            entry = signed[f.digest]
+            try:
+                parts = signed_parts(entry["entry"]["parts"], entry["size"], f.digest)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise IntegrityFailure(f"the signed parts of {f.path} are unusable: {exc}") from exc
+            fetch_file(api, f.digest, parts, target, signer=signer, progress=progress)
     write_json(home.licence_path(account.store_id, licence.licence_id), outcome["licence"])
-    state = home.load_state()
-    entry = state["products"][product_key(account.store_id, product)]
-    entry.setdefault("addons", {})[addon] = {
-        "version": version,
-        "licence_id": licence.licence_id,
-        "function": info["function"],
-        "revision": info["revision"],
-        "order_id": outcome["order_id"],
-    }
-    home.save_state(state)
+    with home.state.transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO addons (store_id, product, addon, version, function, "
+            "revision, licence_id, order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                account.store_id,
+                product,
+                addon,
+                version,
+                info["function"],
+                info["revision"],
+                licence.licence_id,
+                outcome["order_id"],
+            ),
+        )
+        conn.execute(
+            "DELETE FROM files WHERE store_id = ? AND product = ? AND addon = ?",
+            (account.store_id, product, addon),
+        )
+        for name, target, f in vault:
+            conn.execute(
+                "INSERT INTO files (store_id, product, kind, addon, name, version, function, "
+                "revision, path, digest, size, target, licence_id) "
+                "VALUES (?, ?, 'add-on', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account.store_id,
+                    product,
+                    addon,
+                    name,
+                    version,
+                    info["function"],
+                    info["revision"],
+                    str(target),
+                    f["digest"],
+                    f["size"],
+                    f["target"],
+                    licence.licence_id,
+                ),
+            )
+        record_history(
+            conn,
+            account.store_id,
+            product,
+            "buy",
+            version,
+            f"{addon} (order {outcome['order_id']})",
+        )
     return Purchase(
         outcome["order_id"],
         int(outcome["amount"]),

@@ -5,8 +5,9 @@ HOME/stores/<store id>/account.json     store URL, pinned keys, customer id, bin
 HOME/stores/<store id>/keyfile.json     K sealed to the binding
 HOME/stores/<store id>/licences/<id>.json
 HOME/products/<store id>/<product>/<version>/   core files, installed openly
+HOME/products/<store id>/<product>/.<version>.staging/   an install being fetched
 HOME/vault/<store id>/<product>/<addon>/<version>/<sha256>   add-on files, encrypted
-HOME/state.json                         what is installed (products, add-ons, licences)
+HOME/state.db                           what is installed (runtime/state.py)
 ```
 Only the standard library here: core software imports this through tollgate.runtime.
 Every write goes to a temporary file first and is switched in with ``os.replace``.
@@ -19,6 +20,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from tollgate.runtime.state import ClientState
 
 HOME_ENV = "TOLLGATE_HOME"
 MACHINE_ENV = "TOLLGATE_MACHINE_ID"
@@ -79,8 +82,8 @@ class ClientHome:
         self.root = (root or default_home()).expanduser().resolve()
 
     @property
-    def state_path(self) -> Path:
-        return self.root / "state.json"
+    def state(self) -> ClientState:
+        return ClientState(self.root / "state.db")
 
     def store_dir(self, store_id: str) -> Path:
         return self.root / "stores" / store_id
@@ -97,6 +100,9 @@ class ClientHome:
     def product_dir(self, store_id: str, product: str, version: str) -> Path:
         return self.root / "products" / store_id / product / version
 
+    def staging_dir(self, store_id: str, product: str, version: str) -> Path:
+        return self.root / "products" / store_id / product / f".{version}.staging"
+
     def vault_file(
         self, store_id: str, product: str, addon: str, version: str, digest: str
     ) -> Path:
@@ -111,12 +117,3 @@ class ClientHome:
             for p in sorted(base.iterdir())
             if (p / "account.json").is_file()
         ]
-
-    def load_state(self) -> dict[str, Any]:
-        if not self.state_path.is_file():
-            return {"format": 1, "products": {}}
-        state: dict[str, Any] = read_json(self.state_path)
-        return state
-
-    def save_state(self, state: dict[str, Any]) -> None:
-        write_json(self.state_path, state)

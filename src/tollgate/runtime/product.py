@@ -10,7 +10,6 @@ written anywhere. ``K`` is never kept: only the licence's wrapping key is derive
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,57 +27,43 @@ from tollgate.runtime.errors import (
 )
 from tollgate.runtime.home import ClientHome, machine_id, read_json
 from tollgate.runtime.loader import import_package
+from tollgate.runtime.state import BoughtAddOn, InstalledProduct, StateDamaged
 from tollgate.wire.licence import Licence, parse_licence
 
 PASSWORD_ENV = "TOLLGATE_PASSWORD"  # noqa: S105 (the name of a variable)
 
 
-@dataclass(frozen=True)
-class _Installed:
-    store_id: str
-    name: str
-    version: str
-    path: Path
-    entry: str
-    addons: dict[str, Any]
-
-
 class Product:
-    def __init__(self, home: ClientHome, installed: _Installed) -> None:
-        self._home, self._installed = home, installed
+    def __init__(
+        self, home: ClientHome, installed: InstalledProduct, addons: dict[str, BoughtAddOn]
+    ) -> None:
+        self._home, self._installed, self._addons = home, installed, addons
 
     @classmethod
     def open(cls, name: str, *, home: Path | None = None, store_id: str | None = None) -> Product:
         """Find an installed product by name; when several stores sold it, ``store_id`` (or
         `TOLLGATE_STORE_ID`) says which."""
         client_home = ClientHome(home)
-        products = client_home.load_state().get("products", {})
         store_id = store_id or os.environ.get("TOLLGATE_STORE_ID")
-        found = [
-            p
-            for p in products.values()
-            if p["name"] == name and (store_id is None or p["store_id"] == store_id)
-        ]
+        try:
+            found = [
+                p
+                for p in client_home.state.products(name)
+                if store_id is None or p.store_id == store_id
+            ]
+            if len(found) == 1:
+                addons = client_home.state.addons(found[0].store_id, name)
+        except StateDamaged as exc:
+            raise ProductNotInstalled(str(exc)) from exc
         if not found:
             raise ProductNotInstalled(f"{name} is not installed: run `tollgate install {name}`")
         if len(found) > 1:
-            stores = ", ".join(sorted(p["store_id"] for p in found))
+            stores = ", ".join(p.store_id for p in found)
             raise ProductAmbiguous(
                 f"{name} is installed from several stores ({stores}): choose one with --store "
                 "or TOLLGATE_STORE_ID"
             )
-        p = found[0]
-        return cls(
-            client_home,
-            _Installed(
-                p["store_id"],
-                p["name"],
-                p["version"],
-                Path(p["path"]),
-                p["entry"],
-                p.get("addons", {}),
-            ),
-        )
+        return cls(client_home, found[0], addons)
 
     @property
     def name(self) -> str:
@@ -99,22 +84,22 @@ class Product:
     def has(self, addon: str) -> bool:
         """True if this machine holds a licence for the add-on (not yet checked: opening it
         checks everything and raises rather than fall back)."""
-        return addon in self._installed.addons
+        return addon in self._addons
 
     def _account(self) -> dict[str, Any]:
         account: dict[str, Any] = read_json(self._home.account_path(self._installed.store_id))
         return account
 
     def _licence(self, addon: str) -> Licence:
-        entry = self._installed.addons.get(addon)
-        if entry is None:
+        bought = self._addons.get(addon)
+        if bought is None:
             raise AddOnNotLicensed(
                 f"{self.name} add-on {addon!r} is not bought on this machine: "
                 f"run `tollgate buy {self.name} {addon}`"
             )
         account = self._account()
         try:
-            envelope = read_json(self._home.licence_path(account["store_id"], entry["licence_id"]))
+            envelope = read_json(self._home.licence_path(account["store_id"], bought.licence_id))
             return parse_licence(
                 envelope,
                 public_key_from_b64(account["licence_key"]),

@@ -28,6 +28,7 @@ from tollgate.store.auth import Caller, authenticate
 from tollgate.store.blobs import DIGEST_RE, BlobStore
 from tollgate.store.db import AddOn, Licence, Order, ReleasedFile, make_engine, make_sessionmaker
 from tollgate.store.folder import StoreFolder
+from tollgate.store.install_routes import install_router
 from tollgate.store.migrate import upgrade
 from tollgate.store.payments import Gateway
 from tollgate.store.payments.sandbox import SandboxGateway
@@ -95,7 +96,8 @@ def open_store(
     sessions = make_sessionmaker(engine)
     gateway = gateway or SandboxGateway(sessions, clock)
     orders = OrderService(sessions, gateway, folder.keys, folder.config.store_id, clock)
-    repository = Repository(folder.keys.tuf, BlobStore(folder.blobs_dir), clock)
+    blobs = BlobStore(folder.blobs_dir, folder.config.part_size)
+    repository = Repository(folder.keys.tuf, blobs, clock)
     try:
         with sessions.begin() as s:
             ensure_repository(
@@ -173,7 +175,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
         title="Tollgate store", version="1", docs_url="/docs", openapi_url="/openapi.json"
     )
     keys = ctx.folder.keys
-    blobs = BlobStore(ctx.folder.blobs_dir)
+    blobs = ctx.repository.blobs
 
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
@@ -203,6 +205,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     app.include_router(tuf_router(ctx))
+    app.include_router(install_router(ctx))
 
     async def signed_caller(request: Request) -> Caller:
         body = await request.body()

@@ -85,6 +85,7 @@ class Release(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     entry: Mapped[str] = mapped_column(String(200))
+    requires: Mapped[list[str]] = mapped_column(JSON, default=list)
     published_at: Mapped[dt.datetime]
     product: Mapped[Product] = relationship(back_populates="releases")
     files: Mapped[list[ReleasedFile]] = relationship(back_populates="release")
@@ -121,6 +122,8 @@ class ReleasedFile(Base):
     encrypted: Mapped[bool] = mapped_column(Boolean)
     commitment: Mapped[bytes | None] = mapped_column(LargeBinary)
     content_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    environment: Mapped[list[str]] = mapped_column(JSON, default=list)
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     release: Mapped[Release] = relationship(back_populates="files")
 
 

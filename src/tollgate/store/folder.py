@@ -1,7 +1,7 @@
 """The store folder made by ``tollgate store init``: config, keys, blobs and the SQLite file.
 
 ```
-DIR/store.toml          name, store id, database URL
+DIR/store.toml          name, store id, database URL, part_size (optional, bytes)
 DIR/keys/master.key     32 bytes: encrypts K and PK in the database (never in the database)
 DIR/keys/sealing.key    HPKE private key (ML-KEM-768 seed ‖ X25519), for registrations
 DIR/keys/licence.key    Ed25519: signs licences and receipts
@@ -27,7 +27,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tollgate.crypto.sealing import SealingPrivateKey
+from tollgate.store.blobs import PART_SIZE
 from tollgate.store.repository import TufKeys
+
+MIN_PART_SIZE = 4096
 
 
 class StoreFolderError(Exception):
@@ -49,6 +52,7 @@ class StoreConfig:
     name: str
     store_id: str
     database_url: str
+    part_size: int = PART_SIZE
 
 
 class StoreFolder:
@@ -103,9 +107,19 @@ class StoreFolder:
             raise StoreFolderError(f"{self.path} is not a store folder (no store.toml)")
         try:
             raw = tomllib.loads(self.config_path.read_text())
-            return StoreConfig(str(raw["name"]), str(raw["store_id"]), str(raw["database_url"]))
+            config = StoreConfig(
+                str(raw["name"]),
+                str(raw["store_id"]),
+                str(raw["database_url"]),
+                raw.get("part_size", PART_SIZE),
+            )
         except (tomllib.TOMLDecodeError, KeyError) as exc:
             raise StoreFolderError(f"{self.config_path}: {exc}") from exc
+        if not isinstance(config.part_size, int) or config.part_size < MIN_PART_SIZE:
+            raise StoreFolderError(
+                f"{self.config_path}: part_size must be a whole number of bytes >= {MIN_PART_SIZE}"
+            )
+        return config
 
     @property
     def tuf_keys_dir(self) -> Path:

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
+
+from tollgate.wire.environment import TAG_RE
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 POLICY_KINDS = {"perpetual"}
@@ -37,6 +40,14 @@ class AddOnSpec:
 
 
 @dataclass(frozen=True)
+class EnvironmentSpec:
+    """Files that belong only on machines with one of ``tags`` (wire/environment.py)."""
+
+    tags: list[str]
+    files: list[str]
+
+
+@dataclass(frozen=True)
 class Manifest:
     path: Path
     name: str
@@ -46,6 +57,8 @@ class Manifest:
     core_files: list[str]
     entry: str
     addons: list[AddOnSpec] = field(default_factory=list)
+    environments: list[EnvironmentSpec] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -126,6 +139,49 @@ def _countries(reader: _Reader, where: str, raw: Any) -> dict[str, list[str]] | 
     return {str(k): list(v) for k, v in raw.items()}
 
 
+def _environments(reader: _Reader, raw: Any) -> list[EnvironmentSpec]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise reader.fail("environment", "must be an array of tables ([[environment]])")
+    specs = []
+    for i, table in enumerate(raw):
+        where = f"environment[{i}]"
+        if not isinstance(table, dict):
+            raise reader.fail(where, "must be a table")
+        tags = table.get("tags")
+        if (
+            not isinstance(tags, list)
+            or not tags
+            or not all(isinstance(t, str) and TAG_RE.match(t) for t in tags)
+        ):
+            raise reader.fail(
+                f"{where}.tags", "must be a non-empty list of packaging.tags names such as 'cp311'"
+            )
+        specs.append(EnvironmentSpec(list(tags), reader.globs(table, where)))
+    return specs
+
+
+def _requires(reader: _Reader, raw: Any) -> list[str]:
+    """Other products of this store that must be installed first: ``"Base>=1.2"``."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise reader.fail("product.requires", "must be a list of strings like 'Base>=1.2'")
+    found = []
+    for text in raw:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement as exc:
+            raise reader.fail("product.requires", f"{text!r}: {exc}") from exc
+        if req.extras or req.marker or req.url or not NAME_RE.match(req.name):
+            raise reader.fail(
+                "product.requires", f"{text!r}: a product name and a version range only"
+            )
+        found.append(str(req))
+    return found
+
+
 def load_manifest(source_dir: Path) -> Manifest:
     path = source_dir / "tollgate.toml"
     reader = _Reader(path)
@@ -181,6 +237,8 @@ def load_manifest(source_dir: Path) -> Manifest:
         core_files=reader.globs(core, "core"),
         entry=entry,
         addons=addons,
+        environments=_environments(reader, doc.get("environment")),
+        requires=_requires(reader, product.get("requires")),
     )
 
 

@@ -43,6 +43,12 @@ _CODES = [
     Code("not_for_sale", 409, "This add-on is not for sale", Exit.REFUSED),
     Code("idempotency_key_reused", 422, "Idempotency-Key reused for another request", Exit.REFUSED),
     Code("order_in_progress", 409, "The same order is still being processed", Exit.REFUSED),
+    Code(
+        "environment_unsupported",
+        422,
+        "The product has no files for this environment",
+        Exit.REFUSED,
+    ),
     Code("rate_limited", 429, "Too many requests", Exit.REFUSED),
     Code("wrong_store", 400, "The request was made for another store", Exit.REFUSED),
     Code("internal_error", 500, "The store failed to handle the request", Exit.UNREACHABLE),

@@ -4,6 +4,11 @@ A product file is ``<product>/<version>/<component>/<quoted path>``: ``component
 or ``addon.<name>``, and the file's path inside the product is percent-encoded whole (its
 slashes too) because TUF matches delegation patterns one path segment at a time, so every
 product target has exactly four segments and ``<product>/*/*/*`` delegates them all.
+Each release also has a *release target*, ``<product>/<version>/release/release.json``, whose
+``custom`` carries what is true of the release as a whole: summary, notes (the install list's
+notice), entry point and requirements. Its bytes are the canonical JSON of that same ``custom``.
+Only the current release of a product is listed, so an older install list names targets TUF no
+longer lists and is refused.
 Store documents are ``store/<name>``.
 """
 
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 CORE = "core"
+RELEASE = "release"
 ADDON_PREFIX = "addon."
 DESCRIPTOR = "store/descriptor.json"
 CATALOG = "store/catalog.json"
@@ -24,6 +30,10 @@ def component(addon: str | None) -> str:
 
 def file_target(product: str, version: str, addon: str | None, path: str) -> str:
     return f"{product}/{version}/{component(addon)}/{quote(path, safe='')}"
+
+
+def release_target(product: str, version: str) -> str:
+    return f"{product}/{version}/{RELEASE}/release.json"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from tollgate.crypto.documents import public_key_b64
 from tollgate.store.db import AddOn, Product, Release, ReleasedFile
 from tollgate.store.folder import StoreKeys
 from tollgate.store.repository import Repository
-from tollgate.wire.targets import file_target
+from tollgate.wire.targets import file_target, release_target
 
 
 def descriptor(keys: StoreKeys, *, store_id: str, name: str) -> bytes:
@@ -56,20 +56,37 @@ def install_entry(f: ReleasedFile, addon: AddOn | None) -> dict[str, Any]:
         "version": release.version,
         "function": "core" if addon is None else addon.function,
         "revision": 0 if addon is None else addon.revision,
-        "environment": [],
-        "parts": [{"length": f.size, "sha256": f.digest}],
+        "environment": list(f.environment),
+        "parts": list(f.parts) or [{"length": f.size, "sha256": f.digest}],
         "size": f.plain_size,
         "compression": "none",
         "encrypted": f.encrypted,
         "price": 0 if addon is None else addon.price,
         "currency": None if addon is None else addon.currency,
-        "requires": [],
+        "requires": list(release.requires),
+    }
+
+
+def release_entry(release: Release) -> dict[str, Any]:
+    """The signed facts about a release as a whole (wire/targets.py, release target)."""
+    return {
+        "product": release.product.name,
+        "kind": "release",
+        "version": release.version,
+        "summary": release.summary,
+        "notes": release.notes,
+        "entry": release.entry,
+        "requires": list(release.requires),
     }
 
 
 def release_targets(release: Release) -> list[TargetFile]:
     addons = {a.name: a for a in release.addons}
-    return [
+    entry = release_entry(release)
+    path = release_target(release.product.name, release.version)
+    described = TargetFile.from_data(path, rfc8785.dumps(entry), ["sha256"])
+    described.unrecognized_fields["custom"] = entry
+    return [described] + [
         TargetFile(
             length=f.size,
             hashes={"sha256": f.digest},

@@ -5,6 +5,10 @@ random content key (sealed under the master key in the database), as a content s
 file id names store, product, version, add-on and path. Free add-ons (price 0) are stored
 unencrypted. Blobs are written first (content-addressed, so an interrupted publish leaves only
 unreferenced blobs); the database rows and the new TUF metadata go in one transaction.
+
+``[[environment]]`` tables tag the files they select: a file selected by core or an add-on keeps
+its kind and is installed only where one of its tags matches; a file selected only by an
+environment table is a core file for those environments.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from sqlalchemy.orm import Session
 from tollgate.crypto import stream
 from tollgate.crypto.keys import seal_secret
 from tollgate.crypto.stream import Writable
-from tollgate.store.blobs import BlobStore
+from tollgate.store.blobs import Blob, BlobStore
 from tollgate.store.db import AddOn, Product, Release, ReleasedFile
-from tollgate.store.manifest import ManifestError, expand, load_manifest
+from tollgate.store.manifest import Manifest, ManifestError, expand, load_manifest
 from tollgate.store.repository import Repository
 from tollgate.store.services.catalog import publish_release
 
@@ -46,18 +50,32 @@ def _copy(source: Path) -> Callable[[Writable], None]:
     return produce
 
 
+def _stored(blob: Blob) -> dict[str, object]:
+    parts = [p.to_json() for p in blob.parts]
+    return {"digest": blob.digest, "size": blob.size, "parts": parts}
+
+
 def _plain(blobs: BlobStore, root: Path, rel: str, addon_name: str | None) -> ReleasedFile:
     """A file stored as it is (core files, free add-ons)."""
-    digest, size = blobs.write(_copy(root / rel))
+    blob = blobs.write(_copy(root / rel))
     return ReleasedFile(
         addon_name=addon_name,
         path=rel,
         stream_id=None,
-        digest=digest,
-        size=size,
-        plain_size=size,
+        plain_size=blob.size,
         encrypted=False,
+        **_stored(blob),
     )
+
+
+def _environment_tags(manifest: Manifest) -> dict[str, list[str]]:
+    """Each environment-specific file with the union of the tags that select it."""
+    tags: dict[str, list[str]] = {}
+    for i, spec in enumerate(manifest.environments):
+        for rel in expand(manifest, spec.files, f"environment[{i}]"):
+            known = tags.setdefault(rel, [])
+            known.extend(t for t in spec.tags if t not in known)
+    return tags
 
 
 def publish(
@@ -75,6 +93,11 @@ def publish(
     addon_paths = {
         a.name: expand(manifest, a.files, f"addon[{i}]") for i, a in enumerate(manifest.addons)
     }
+    environment_tags = _environment_tags(manifest)
+    in_addons = {rel for paths in addon_paths.values() for rel in paths}
+    core_paths += [
+        rel for rel in environment_tags if rel not in core_paths and rel not in in_addons
+    ]
 
     product = session.scalars(select(Product).where(Product.name == manifest.name)).one_or_none()
     if product is not None:
@@ -105,14 +128,13 @@ def publish(
                 with src.open("rb") as fh:
                     commitment = stream.encrypt_file(key, sid, fh, out)
 
-            digest, size = blobs.write(produce)
+            blob = blobs.write(produce)
             rows.append(
                 ReleasedFile(
                     addon_name=spec.name,
                     path=rel,
                     stream_id=stream_id,
-                    digest=digest,
-                    size=size,
+                    **_stored(blob),
                     plain_size=source.stat().st_size,
                     encrypted=True,
                     commitment=commitment,
@@ -131,6 +153,7 @@ def publish(
         summary=manifest.summary,
         notes=manifest.notes,
         entry=manifest.entry,
+        requires=manifest.requires,
         published_at=now,
     )
     session.add(release)
@@ -151,6 +174,7 @@ def publish(
         )
     for row in rows:
         row.release = release
+        row.environment = environment_tags.get(row.path, [])
         session.add(row)
     session.flush()
     publish_release(session, repository, release, store_id=store_id)

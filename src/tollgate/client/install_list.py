@@ -1,0 +1,168 @@
+"""Fetching an install list and believing only what TUF also says (DESIGN.md section 5).
+
+Checks, in order, each failing with exit status 4 and nothing installed:
+
+- the answer has the install-list media type and format, for this store and product;
+- the release target it names is listed by TUF (only a product's current release is, so an
+  older list is refused) and is this product's;
+- the notice is the release's signed notes, the requirements are its signed requirements;
+- every install names a target TUF lists, inside this product release, whose signed ``custom``
+  equals the command's entry, made for this machine's environment, with parts that add up to the
+  target's signed length;
+- at least one core file is listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+
+from tollgate.client.api import StoreAPI
+from tollgate.client.download import Part, signed_parts
+from tollgate.client.errors import IntegrityFailure
+from tollgate.client.trust import StoreTrust
+from tollgate.wire import install_list
+from tollgate.wire.environment import Environment
+from tollgate.wire.install_list import MEDIA_TYPE, MalformedInstallList
+from tollgate.wire.targets import parse_file_target, release_target
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file to install, every field from its TUF target."""
+
+    target: str
+    name: str
+    addon: str | None
+    version: str
+    function: str
+    revision: int
+    digest: str
+    size: int
+    parts: tuple[Part, ...]
+    encrypted: bool
+    entry: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return "core" if self.addon is None else "add-on"
+
+
+@dataclass(frozen=True)
+class VerifiedInstallList:
+    product: str
+    version: str
+    entry_point: str
+    summary: str
+    notice: str | None
+    requires: tuple[str, ...]
+    files: tuple[PlannedFile, ...]
+    client_version: str | None
+
+    @property
+    def core(self) -> list[PlannedFile]:
+        return [f for f in self.files if f.addon is None]
+
+    def addon_files(self, addon: str) -> list[PlannedFile]:
+        return [f for f in self.files if f.addon == addon]
+
+
+def fetch_install_list(
+    api: StoreAPI, trust: StoreTrust, store_id: str, product: str, environment: Environment
+) -> VerifiedInstallList:
+    response = api.get_response(f"/v1/products/{product}/install-list", environment.query())
+    if response.headers.get("content-type", "").split(";")[0].strip() != MEDIA_TYPE:
+        raise IntegrityFailure(f"the store's answer is not an install list ({MEDIA_TYPE})")
+    try:
+        doc = response.json()
+    except ValueError as exc:
+        raise IntegrityFailure("the install list is not JSON") from exc
+    return verify_install_list(doc, trust, store_id, product, environment)
+
+
+def verify_install_list(
+    doc: Any, trust: StoreTrust, store_id: str, product: str, environment: Environment
+) -> VerifiedInstallList:
+    try:
+        listed = install_list.parse(doc)
+    except MalformedInstallList as exc:
+        raise IntegrityFailure(f"the install list is malformed: {exc}") from exc
+    if listed.store_id != store_id or listed.product != product:
+        raise IntegrityFailure(f"the install list is for {listed.product} at {listed.store_id}")
+    if listed.release != release_target(product, listed.version):
+        raise IntegrityFailure("the install list names a release target of another product")
+    release = trust.target(listed.release).custom
+    if (release.get("kind"), release.get("product"), release.get("version")) != (
+        "release",
+        product,
+        listed.version,
+    ):
+        raise IntegrityFailure(f"{listed.release} is not {product}'s release {listed.version}")
+    notes = str(release.get("notes") or "")
+    if listed.notices != ((notes,) if notes else ()):
+        raise IntegrityFailure("the install list's notice is not the release's signed notes")
+    requires = tuple(str(r) for r in release.get("requires", []))
+    if sorted(listed.requires) != sorted(requires):
+        raise IntegrityFailure("the install list's requirements are not the signed ones")
+    files = tuple(_planned(trust, product, listed.version, i, environment) for i in listed.installs)
+    if len({f.target for f in files}) != len(files):
+        raise IntegrityFailure("the install list names a file twice")
+    if not any(f.addon is None for f in files):
+        raise IntegrityFailure("the install list has no core file for this machine")
+    return VerifiedInstallList(
+        product=product,
+        version=listed.version,
+        entry_point=str(release.get("entry")),
+        summary=str(release.get("summary") or ""),
+        notice=notes or None,
+        requires=requires,
+        files=files,
+        client_version=listed.client_version,
+    )
+
+
+def _planned(
+    trust: StoreTrust,
+    product: str,
+    version: str,
+    install: install_list.Install,
+    environment: Environment,
+) -> PlannedFile:
+    try:
+        named = parse_file_target(install.target)
+    except ValueError as exc:
+        raise IntegrityFailure(f"the install list is malformed: {exc}") from exc
+    if (named.product, named.version) != (product, version):
+        raise IntegrityFailure(f"the install list names {install.target}, outside {product}")
+    info = trust.target(install.target)
+    entry = info.custom
+    # Compared as canonical JSON: the same document, not merely equal-looking values.
+    if rfc8785.dumps(install.entry) != rfc8785.dumps(entry):
+        raise IntegrityFailure(f"the install entry for {install.target} is not the signed one")
+    try:
+        tags = [str(t) for t in entry["environment"]]
+        if entry["name"] != named.path or entry.get("addon") != named.addon:
+            raise ValueError("its name is not its target's")
+        parts = signed_parts(entry["parts"], info.length, info.hashes["sha256"])
+        planned = PlannedFile(
+            target=info.path,
+            name=named.path,
+            addon=named.addon,
+            version=str(entry["version"]),
+            function=str(entry["function"]),
+            revision=int(entry["revision"]),
+            digest=info.hashes["sha256"],
+            size=info.length,
+            parts=parts,
+            encrypted=bool(entry["encrypted"]),
+            entry=entry,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityFailure(f"the signed entry of {install.target} is unusable: {exc}") from exc
+    if not environment.selects(tags):
+        raise IntegrityFailure(
+            f"the install list names {named.path}, made for {', '.join(tags)}, not this machine"
+        )
+    return planned

@@ -1,0 +1,256 @@
+"""The client state (the patent's "installed information storage"): one SQLite file,
+``HOME/state.db``, written by the download program and read by the runtime.
+
+Tables:
+
+- ``products``: the current version of each installed product (store, name, version, folder,
+  entry point). The runtime runs exactly what this says; a version is current only once every
+  one of its files is in place, because the switch to it is one transaction.
+- ``files``: every installed file: product, kind (core/add-on), add-on, name (its path in the
+  product), version, function, revision, where it is, SHA-256, size, TUF target, licence.
+- ``addons``: bought add-ons and the licence that opens each.
+- ``history``: what was installed, updated, bought and pruned, and when.
+- ``journal``: installs between staging and switching. The next run of the download program
+  finishes each one (every staged file present and verified) or rolls it back.
+
+Only the standard library: core software reads this through ``tollgate.runtime``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE products (
+    store_id TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL,
+    entry TEXT NOT NULL, installed_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, name));
+CREATE TABLE files (
+    store_id TEXT NOT NULL, product TEXT NOT NULL, kind TEXT NOT NULL,
+    addon TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version TEXT NOT NULL,
+    function TEXT NOT NULL, revision INTEGER NOT NULL, path TEXT NOT NULL,
+    digest TEXT NOT NULL, size INTEGER NOT NULL, target TEXT NOT NULL, licence_id TEXT,
+    PRIMARY KEY (store_id, product, addon, name));
+CREATE TABLE addons (
+    store_id TEXT NOT NULL, product TEXT NOT NULL, addon TEXT NOT NULL, version TEXT NOT NULL,
+    function TEXT NOT NULL, revision INTEGER NOT NULL, licence_id TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    PRIMARY KEY (store_id, product, addon));
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, store_id TEXT NOT NULL,
+    product TEXT NOT NULL, action TEXT NOT NULL, version TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE journal (
+    store_id TEXT NOT NULL, product TEXT NOT NULL, version TEXT NOT NULL,
+    staging TEXT NOT NULL, target TEXT NOT NULL, plan TEXT NOT NULL, started_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, product));
+"""
+
+
+class StateDamaged(Exception):
+    """The state database cannot be read (damaged, or from a newer client)."""
+
+
+@dataclass(frozen=True)
+class InstalledProduct:
+    store_id: str
+    name: str
+    version: str
+    path: Path
+    entry: str
+    installed_at: str
+
+
+@dataclass(frozen=True)
+class InstalledFile:
+    store_id: str
+    product: str
+    kind: str
+    addon: str | None
+    name: str
+    version: str
+    function: str
+    revision: int
+    path: Path
+    digest: str
+    size: int
+    target: str
+    licence_id: str | None
+
+
+@dataclass(frozen=True)
+class BoughtAddOn:
+    store_id: str
+    product: str
+    addon: str
+    version: str
+    function: str
+    revision: int
+    licence_id: str
+    order_id: str
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    store_id: str
+    product: str
+    version: str
+    staging: Path
+    target: Path
+    plan: dict[str, Any]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class ClientState:
+    """The state database. Reads need nothing; the first write creates the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        if not write and not self.path.exists():  # nothing installed yet: an empty state
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            _create_schema(conn)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            self._check_schema(conn, write=write)
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            raise StateDamaged(
+                f"the client state {self.path} cannot be read ({exc}); move it aside and "
+                "reinstall your products (purchases are kept by the store: nothing is charged "
+                "again)"
+            ) from exc
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _check_schema(conn: sqlite3.Connection, *, write: bool) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0 and write:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                _create_schema(conn)
+            conn.execute("COMMIT")
+        elif version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"schema version {version} is from a newer client")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything in it lands together or not at all."""
+        with self._connect(write=True) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._connect(write=False) as conn:
+            return conn.execute(sql, tuple(params)).fetchall()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def products(self, name: str | None = None) -> list[InstalledProduct]:
+        sql = "SELECT * FROM products"
+        rows = (
+            self._rows(sql + " WHERE name = ? ORDER BY store_id", [name])
+            if name is not None
+            else self._rows(sql + " ORDER BY name, store_id")
+        )
+        return [_product(r) for r in rows]
+
+    def product(self, store_id: str, name: str) -> InstalledProduct | None:
+        rows = self._rows(
+            "SELECT * FROM products WHERE store_id = ? AND name = ?", [store_id, name]
+        )
+        return _product(rows[0]) if rows else None
+
+    def files(self, store_id: str, product: str) -> list[InstalledFile]:
+        rows = self._rows(
+            "SELECT * FROM files WHERE store_id = ? AND product = ? ORDER BY addon, name",
+            [store_id, product],
+        )
+        return [
+            InstalledFile(
+                store_id=r["store_id"],
+                product=r["product"],
+                kind=r["kind"],
+                addon=r["addon"] or None,
+                name=r["name"],
+                version=r["version"],
+                function=r["function"],
+                revision=r["revision"],
+                path=Path(r["path"]),
+                digest=r["digest"],
+                size=r["size"],
+                target=r["target"],
+                licence_id=r["licence_id"],
+            )
+            for r in rows
+        ]
+
+    def addons(self, store_id: str, product: str) -> dict[str, BoughtAddOn]:
+        rows = self._rows(
+            "SELECT * FROM addons WHERE store_id = ? AND product = ? ORDER BY addon",
+            [store_id, product],
+        )
+        return {r["addon"]: BoughtAddOn(**dict(r)) for r in rows}
+
+    def history(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._rows("SELECT * FROM history ORDER BY id DESC LIMIT ?", [limit])
+        return [dict(r) for r in rows]
+
+    def journal(self) -> list[JournalEntry]:
+        return [
+            JournalEntry(
+                r["store_id"],
+                r["product"],
+                r["version"],
+                Path(r["staging"]),
+                Path(r["target"]),
+                json.loads(r["plan"]),
+            )
+            for r in self._rows("SELECT * FROM journal ORDER BY started_at")
+        ]
+
+
+def record_history(
+    conn: sqlite3.Connection, store_id: str, product: str, action: str, version: str, detail: str
+) -> None:
+    conn.execute(
+        "INSERT INTO history (at, store_id, product, action, version, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (now_iso(), store_id, product, action, version, detail),
+    )
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """Statement by statement: ``executescript`` would commit the open transaction first."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _product(r: sqlite3.Row) -> InstalledProduct:
+    return InstalledProduct(
+        r["store_id"], r["name"], r["version"], Path(r["path"]), r["entry"], r["installed_at"]
+    )

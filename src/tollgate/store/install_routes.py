@@ -1,0 +1,54 @@
+"""HTTP route of the install list: ``GET /v1/products/{name}/install-list?os=…&tag=…``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import rfc8785
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from tollgate.store.services.errors import StoreError
+from tollgate.store.services.install_list import build_install_list
+from tollgate.wire.environment import BadEnvironment, Environment
+from tollgate.wire.install_list import MEDIA_TYPE
+
+if TYPE_CHECKING:
+    from tollgate.store.app import StoreContext
+
+
+def install_router(ctx: StoreContext) -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/v1/products/{name}/install-list",
+        summary="What to install of a product on the environment given in the query",
+        response_class=Response,
+        responses={200: {"content": {MEDIA_TYPE: {}}}},
+    )
+    async def get_install_list(name: str, request: Request) -> Response:
+        try:
+            environment = Environment.from_query(request.query_params.multi_items())
+        except BadEnvironment as exc:
+            raise StoreError("malformed_request", f"bad environment: {exc}") from exc
+        store_url = str(request.base_url).rstrip("/")
+
+        def build() -> dict[str, Any]:
+            with ctx.sessions() as s:
+                return build_install_list(
+                    s,
+                    product=name,
+                    environment=environment,
+                    store_id=ctx.store_id,
+                    store_url=store_url,
+                )
+
+        body = await asyncio.to_thread(build)
+        return Response(
+            rfc8785.dumps(body),
+            media_type=MEDIA_TYPE,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return router

@@ -1,0 +1,100 @@
+"""A machine's environment: what the client sends and what selects the files a store sends it.
+
+An environment is the OS, its release, the architecture, the Python version and implementation
+(from ``platform``), and a set of *tags*: the names a vendor may write in a manifest's
+``[[environment]] tags``. The tags are single `packaging.tags` components, not whole wheel
+triples: the interpreter (``cp311``), the Python line (``py3``, ``py311``), every platform tag
+the machine accepts (``manylinux_2_17_x86_64``, ``linux_x86_64``, ...), and the OS name
+(``linux``, ``darwin``, ``windows``). A file published with tags is selected when any of them
+is one of the machine's; a file with none runs everywhere.
+
+Sent as query parameters (``os``, ``release``, ``machine``, ``python``, ``implementation``,
+``tag`` repeated), bounded so a hostile request cannot make the store do much work.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging import tags as packaging_tags
+
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_.]{0,79}$")
+FIELD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,79}$")
+MAX_TAGS = 200
+FIELDS = ("os", "release", "machine", "python", "implementation")
+
+
+class BadEnvironment(ValueError):
+    """An environment sent by a client that cannot be read (bad field or tag)."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    os: str
+    release: str
+    machine: str
+    python: str
+    implementation: str
+    tags: frozenset[str]
+
+    @classmethod
+    def current(cls) -> Environment:
+        """This machine, as `packaging.tags` and `platform` see it."""
+        interpreter = packaging_tags.interpreter_name() + packaging_tags.interpreter_version()
+        major, minor = sys.version_info[:2]
+        system = platform.system().lower() or sys.platform
+        names = {interpreter, f"py{major}", f"py{major}{minor}", system}
+        names.update(packaging_tags.platform_tags())
+        return cls(
+            os=system,
+            release=_field_value(platform.release()),
+            machine=_field_value(platform.machine()),
+            python=platform.python_version(),
+            implementation=platform.python_implementation().lower(),
+            tags=frozenset(t for t in names if TAG_RE.match(t)),
+        )
+
+    def selects(self, tags: Sequence[str]) -> bool:
+        """Whether a file published for ``tags`` belongs on this machine."""
+        return not tags or any(t in self.tags for t in tags)
+
+    def query(self) -> list[tuple[str, str]]:
+        pairs = [(f, str(getattr(self, f))) for f in FIELDS]
+        return pairs + [("tag", t) for t in sorted(self.tags)]
+
+    @classmethod
+    def from_query(cls, items: Iterable[tuple[str, str]]) -> Environment:
+        """Read an environment from query parameters; unknown parameters are refused."""
+        fields: dict[str, str] = {}
+        tags: set[str] = set()
+        for key, value in items:
+            if key == "tag":
+                if not TAG_RE.match(value):
+                    raise BadEnvironment(f"tag {value[:40]!r} is not a packaging.tags name")
+                tags.add(value)
+                if len(tags) > MAX_TAGS:
+                    raise BadEnvironment(f"at most {MAX_TAGS} tags")
+            elif key in FIELDS:
+                if key in fields or not FIELD_RE.match(value):
+                    raise BadEnvironment(f"{key} must be given once, as a short plain value")
+                fields[key] = value
+            else:
+                raise BadEnvironment(f"unknown environment parameter {key[:40]!r}")
+        missing = [f for f in FIELDS if f not in fields]
+        if missing:
+            raise BadEnvironment(f"missing environment parameters: {', '.join(missing)}")
+        return cls(tags=frozenset(tags), **fields)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{f: getattr(self, f) for f in FIELDS}, "tags": sorted(self.tags)}
+
+
+def _field_value(raw: str) -> str:
+    """``platform`` values made to fit FIELD_RE (some kernels report spaces or '#')."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.+~-]", "_", raw)[:80]
+    return cleaned if cleaned and cleaned[0].isalnum() else "unknown"

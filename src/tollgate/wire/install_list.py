@@ -1,0 +1,126 @@
+"""The install list (DESIGN.md section 5; the patent's Fig. 14): what one machine should install
+of one product, in order.
+
+```json
+{"type": "install-list", "format": 1, "store_id": "st_…", "store_url": "http://…",
+ "product": "MT", "version": "1.1.0", "release": "MT/1.1.0/release/release.json",
+ "client": {"version": "0.1.0"}, "environment": {…},
+ "commands": [
+   {"command": "notice", "text": "What changed in this version"},
+   {"command": "require", "requirement": "Base>=1.2"},
+   {"command": "install", "target": "MT/1.1.0/core/mt%2Fcli.py", "entry": {…}}]}
+```
+
+The list itself is not signed: every command is checked by the client against TUF (the release
+target for ``notice`` and ``require``, each file's target for ``install``), so the store's
+HTTP answer decides nothing TUF does not also say. ``entry`` is the target's ``custom``, the
+patent's install command: name, version, function, revision, parts (length and SHA-256 each)
+and the decompressed size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MEDIA_TYPE = "application/vnd.tollgate.install-list+json"
+FORMAT = 1
+
+
+class MalformedInstallList(ValueError):
+    """The install list does not follow this format."""
+
+
+@dataclass(frozen=True)
+class Install:
+    target: str
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InstallList:
+    store_id: str
+    store_url: str
+    product: str
+    version: str
+    release: str
+    client_version: str | None
+    notices: tuple[str, ...]
+    requires: tuple[str, ...]
+    installs: tuple[Install, ...]
+
+
+def build(
+    *,
+    store_id: str,
+    store_url: str,
+    product: str,
+    version: str,
+    release: str,
+    client_version: str,
+    environment: dict[str, Any],
+    notes: str,
+    requires: list[str],
+    installs: list[Install],
+) -> dict[str, Any]:
+    commands: list[dict[str, Any]] = []
+    if notes:
+        commands.append({"command": "notice", "text": notes})
+    commands += [{"command": "require", "requirement": r} for r in requires]
+    commands += [{"command": "install", "target": i.target, "entry": i.entry} for i in installs]
+    return {
+        "type": "install-list",
+        "format": FORMAT,
+        "store_id": store_id,
+        "store_url": store_url,
+        "product": product,
+        "version": version,
+        "release": release,
+        "client": {"version": client_version},
+        "environment": environment,
+        "commands": commands,
+    }
+
+
+def _str(doc: dict[str, Any], key: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not value:
+        raise MalformedInstallList(f"{key} must be a non-empty string")
+    return value
+
+
+def parse(doc: Any) -> InstallList:
+    """Read the structure of an install list (nothing here is trusted yet)."""
+    if not isinstance(doc, dict) or doc.get("type") != "install-list":
+        raise MalformedInstallList("not an install list")
+    if doc.get("format") != FORMAT:
+        raise MalformedInstallList(f"install list format {doc.get('format')!r} is not {FORMAT}")
+    client = doc.get("client")
+    commands = doc.get("commands")
+    if not isinstance(client, dict) or not isinstance(commands, list):
+        raise MalformedInstallList("client and commands are required")
+    notices: list[str] = []
+    requires: list[str] = []
+    installs: list[Install] = []
+    for i, cmd in enumerate(commands):
+        kind = cmd.get("command") if isinstance(cmd, dict) else None
+        if kind == "notice":
+            notices.append(_str(cmd, "text"))
+        elif kind == "require":
+            requires.append(_str(cmd, "requirement"))
+        elif kind == "install" and isinstance(cmd.get("entry"), dict):
+            installs.append(Install(_str(cmd, "target"), cmd["entry"]))
+        else:
+            raise MalformedInstallList(f"command {i} is not notice, require or install")
+    version = client.get("version")
+    return InstallList(
+        store_id=_str(doc, "store_id"),
+        store_url=_str(doc, "store_url"),
+        product=_str(doc, "product"),
+        version=_str(doc, "version"),
+        release=_str(doc, "release"),
+        client_version=version if isinstance(version, str) else None,
+        notices=tuple(notices),
+        requires=tuple(requires),
+        installs=tuple(installs),
+    )
