@@ -64,6 +64,20 @@ def make_tools_product(where: Path) -> Path:
     return where
 
 
+def release_of_mt(where: Path, version: str, *, notes: str = "", change: bool = True) -> Path:
+    """A copy of examples/mt at ``version``; with ``change``, one core file differs."""
+    shutil.copytree(MT, where, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = where / "tollgate.toml"
+    text = manifest.read_text().replace('version = "1.0.0"', f'version = "{version}"')
+    if notes:
+        text = text.replace('notes = "First release', f'notes = "{notes}. First release')
+    manifest.write_text(text)
+    if change:
+        with (where / "data" / "basic.tsv").open("a") as fh:
+            fh.write(f"release\tリリース{version}\n")
+    return where
+
+
 def _postgres_database() -> Iterator[str]:
     import psycopg
 
@@ -121,9 +135,15 @@ class LiveStore:
 
 
 def start_store(
-    base: Path, database_url: str, products: list[Path], registrations_per_minute: int = 1000
+    base: Path,
+    database_url: str,
+    products: list[Path],
+    registrations_per_minute: int = 1000,
+    part_size: int = 4 * 1024 * 1024,
 ) -> LiveStore:
-    folder = StoreFolder.create(base, name="Test Store", database_url=database_url)
+    folder = StoreFolder.create(
+        base, name="Test Store", database_url=database_url, part_size=part_size
+    )
     ctx = open_store(folder, registrations_per_minute=registrations_per_minute)
     for source in products:
         ctx.publish(source)

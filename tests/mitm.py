@@ -46,6 +46,4 @@ class _Stream(httpx.SyncByteStream):
 def streamed(real: httpx.Response, blocks: Iterator[bytes]) -> httpx.Response:
     """A response with the real status and headers and a body of ``blocks``."""
     headers = [(k, v) for k, v in real.headers.items() if k.lower() != "content-length"]
-    return httpx.Response(
-        real.status_code, headers=headers, stream=_Stream(blocks), request=real.request
-    )
+    return httpx.Response(real.status_code, headers=headers, stream=_Stream(blocks))

@@ -33,10 +33,8 @@ def _wait_up(url: str, proc: subprocess.Popen[str]) -> None:
     raise AssertionError(f"{url} did not start: {proc.communicate()[0]}")
 
 
-@contextmanager
-def served(folder: Path) -> Iterator[str]:
-    """Serve ``folder`` with `tollgate store serve` on a free port; yield its URL; on leaving,
-    stop it with SIGTERM and check that it shut down cleanly."""
+def start(folder: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start `tollgate store serve` for ``folder`` on a free port; return it and its URL."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tollgate", "store", "serve", str(folder), "--port", str(port)],
@@ -45,9 +43,17 @@ def served(folder: Path) -> Iterator[str]:
         text=True,
         env=dict(os.environ),
     )
+    url = f"http://127.0.0.1:{port}"
+    _wait_up(url, proc)
+    return proc, url
+
+
+@contextmanager
+def served(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` with `tollgate store serve` on a free port; yield its URL; on leaving,
+    stop it with SIGTERM and check that it shut down cleanly."""
+    proc, url = start(folder)
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_up(url, proc)
         yield url
     finally:
         proc.terminate()

@@ -189,9 +189,7 @@ def apply_plan(
         },
     )
     _begin_switch(state, journal)
-    if target.exists():  # a folder from a switch that was rolled back
-        shutil.rmtree(target)
-    os.replace(staging, target)
+    _move_into_place(staging, target)
     _finish_switch(state, journal, detail=f"fetched {fetched} bytes, reused {reused} files")
     prune(home, plan.store_id, plan.product)
     return Installed(plan.product, plan.version, target, fetched, reused, plan.installed)
@@ -300,6 +298,12 @@ def _begin_switch(state: ClientState, entry: JournalEntry) -> None:
                 now_iso(),
             ),
         )
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    if target.exists():  # a folder from a switch that was rolled back
+        shutil.rmtree(target)
+    os.replace(staging, target)
 
 
 def _finish_switch(state: ClientState, entry: JournalEntry, *, detail: str) -> None:

@@ -75,8 +75,17 @@ class StoreFolder:
         return f"sqlite:///{self.path / 'store.db'}"
 
     @classmethod
-    def create(cls, path: Path, *, name: str, database_url: str | None = None) -> StoreFolder:
+    def create(
+        cls,
+        path: Path,
+        *,
+        name: str,
+        database_url: str | None = None,
+        part_size: int = PART_SIZE,
+    ) -> StoreFolder:
         """Make a new store folder with fresh keys. Refuses a folder that already has one."""
+        if part_size < MIN_PART_SIZE:
+            raise StoreFolderError(f"part_size must be at least {MIN_PART_SIZE} bytes")
         folder = cls(path)
         if folder.config_path.exists():
             raise StoreFolderError(f"{folder.path} already holds a store")
@@ -98,6 +107,7 @@ class StoreFolder:
             f"name = {_toml_string(name)}\n"
             f"store_id = {_toml_string(store_id)}\n"
             f"database_url = {_toml_string(url)}\n"
+            f"part_size = {part_size}  # bytes per signed download part\n"
         )
         return folder
 
