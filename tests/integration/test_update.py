@@ -4,17 +4,23 @@ version running and the next run finishes or rolls back (DESIGN.md section 7).""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import select
 from test_cli import tg
 
 from conftest import MACHINE_A, Customer, LiveStore, release_of_mt
+from mitm import ManInTheMiddle
+from tollgate.client.api import StoreAPI
 from tollgate.client.install import install_product, plan_install, recover
 from tollgate.runtime import Product
+from tollgate.store.db import Patch
 
 
 def mt_version(customer: Customer) -> str:
@@ -28,20 +34,21 @@ def versions_on_disk(customer: Customer) -> list[str]:
     return sorted(p.name for p in base.iterdir())
 
 
-def test_update_fetches_only_the_changed_file(
+def test_update_fetches_only_a_patch_of_the_changed_file(
     store: LiveStore, customer: Customer, tmp_path: Path
 ) -> None:
     store.ctx.publish(release_of_mt(tmp_path / "1.1", "1.1.0", notes="More words"))
     with store.api() as api:
         plan = plan_install(customer.home, api, customer.account, "MT")
-        changes = {c.name: c.action for c in plan.changes}
-        assert changes.pop("data/basic.tsv") == "change"
-        assert set(changes.values()) == {"keep"}
-        changed_size = (tmp_path / "1.1" / "data" / "basic.tsv").stat().st_size
-        assert plan.fetch_bytes == changed_size and not plan.up_to_date
+        changes = {c.name: c for c in plan.changes}
+        patch = changes.pop("data/basic.tsv")
+        assert patch.action == "patch" and {c.action for c in changes.values()} == {"keep"}
+        whole = (tmp_path / "1.1" / "data" / "basic.tsv").stat().st_size
+        assert plan.fetch_bytes == patch.size < whole / 2 and not plan.up_to_date
         assert plan.listed.notice is not None and plan.listed.notice.startswith("More words")
         done = install_product(customer.home, api, customer.account, "MT")
-    assert done.fetched_bytes == changed_size and done.reused_files == len(changes)
+    assert done.fetched_bytes == patch.size and done.patched_files == 1
+    assert done.reused_files == len(changes) and done.patch_fallbacks == []
     assert mt_version(customer) == "1.1.0"
     product = Product.open("MT", home=customer.home.root)
     assert (product.path / "data" / "basic.tsv").read_bytes() == (
@@ -139,7 +146,7 @@ def test_cli_update_dry_run_then_update(
     assert mt_version(customer) == "1.0.0"  # a dry run changes nothing
     done = tg(home, "update", "MT")
     assert done.returncode == 0, done.stderr
-    assert "1 changed" in done.stdout and "Updated MT to 1.1.0" in done.stdout
+    assert "1 patched" in done.stdout and "Updated MT to 1.1.0" in done.stdout
     assert mt_version(customer) == "1.1.0"
     listed = json.loads(tg(home, "list", "--json").stdout)
     mt = next(p for p in listed if p["name"] == "MT")
@@ -149,3 +156,53 @@ def test_cli_update_dry_run_then_update(
     assert history[0]["action"] == "update" and history[0]["version"] == "1.1.0"
     missing = tg(home, "update", "Nope")
     assert missing.returncode == 2 and "not installed" in missing.stderr
+
+
+def test_patch_that_does_not_apply_falls_back_to_the_whole_file(
+    store: LiveStore, customer: Customer, tmp_path: Path
+) -> None:
+    """The installed file was changed on disk, so it is not the patch's base: the client
+    fetches the whole file instead, and the result is still the signed one."""
+    store.ctx.publish(release_of_mt(tmp_path / "1.1", "1.1.0"))
+    installed = Product.open("MT", home=customer.home.root).path / "data" / "basic.tsv"
+    installed.write_text("edited by hand\n")
+    with store.api() as api:
+        done = install_product(customer.home, api, customer.account, "MT")
+    assert done.patched_files == 0 and len(done.patch_fallbacks) == 1
+    assert "not the patch's base" in done.patch_fallbacks[0]
+    new = Product.open("MT", home=customer.home.root).path / "data" / "basic.tsv"
+    assert new.read_bytes() == (tmp_path / "1.1" / "data" / "basic.tsv").read_bytes()
+    assert "whole files instead of patches" in customer.home.state.history()[0]["detail"]
+
+
+def test_altered_patch_falls_back_to_the_whole_file(
+    store: LiveStore, customer: Customer, tmp_path: Path
+) -> None:
+    store.ctx.publish(release_of_mt(tmp_path / "1.1", "1.1.0"))
+    with store.ctx.sessions() as s:
+        patch_digest = s.scalars(select(Patch.digest)).one()
+
+    def corrupt(request: httpx.Request, real: httpx.Response) -> httpx.Response | None:
+        if request.url.path.endswith(patch_digest):
+            return httpx.Response(206, headers=dict(real.headers), content=real.content[::-1])
+        return None
+
+    with StoreAPI(store.url, transport=ManInTheMiddle(tamper=corrupt)) as api:
+        done = install_product(customer.home, api, customer.account, "MT")
+    assert done.patched_files == 0 and "SHA-256" in done.patch_fallbacks[0]
+    new = Product.open("MT", home=customer.home.root).path / "data" / "basic.tsv"
+    assert new.read_bytes() == (tmp_path / "1.1" / "data" / "basic.tsv").read_bytes()
+
+
+def test_store_skips_a_patch_not_clearly_smaller(
+    store: LiveStore, customer: Customer, tmp_path: Path
+) -> None:
+    """A wholly new file gets no patch (tufup builds a useless one for minutes)."""
+    src = release_of_mt(tmp_path / "1.1", "1.1.0", change=False)
+    (src / "data" / "basic.tsv").write_bytes(os.urandom(200_000))
+    store.ctx.publish(src)
+    with store.ctx.sessions() as s:
+        assert s.scalars(select(Patch)).all() == []
+    with store.api() as api:
+        plan = plan_install(customer.home, api, customer.account, "MT")
+    assert [c.action for c in plan.changes if c.name == "data/basic.tsv"] == ["change"]

@@ -216,6 +216,7 @@ def _describe(plan: Plan) -> str:
         for a, label in (
             ("add", "new"),
             ("change", "changed"),
+            ("patch", "patched"),
             ("remove", "removed"),
             ("keep", "unchanged"),
         )

@@ -29,6 +29,7 @@ from tollgate.wire.problems import Exit
 
 READ_SIZE = 1 << 20
 RETRIES = 3
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 BACKOFF = 0.5  # seconds, doubled at each retry
 
 
@@ -120,7 +121,7 @@ def fetch_file(
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno in DISK_FULL:
             raise DiskFull(
                 f"the disk is full while writing {dest}: free some space and run the "
                 "command again (the download resumes where it stopped)"

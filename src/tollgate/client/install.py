@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,9 +31,14 @@ from packaging.version import InvalidVersion, Version
 
 from tollgate.client.account import Account
 from tollgate.client.api import Progress, StoreAPI
-from tollgate.client.download import fetch_file
+from tollgate.client.download import DISK_FULL, DiskFull, fetch_file
 from tollgate.client.errors import IntegrityFailure, UsageError
-from tollgate.client.install_list import PlannedFile, VerifiedInstallList, fetch_install_list
+from tollgate.client.install_list import (
+    PlannedFile,
+    PlannedPatch,
+    VerifiedInstallList,
+    fetch_install_list,
+)
 from tollgate.runtime.home import ClientHome
 from tollgate.runtime.state import (
     ClientState,
@@ -41,7 +47,9 @@ from tollgate.runtime.state import (
     now_iso,
     record_history,
 )
+from tollgate.wire import zstd
 from tollgate.wire.environment import Environment
+from tollgate.wire.zstd import ZstdFailure
 
 KEEP_VERSIONS = 2
 
@@ -56,8 +64,8 @@ def safe_relative(path: str) -> PurePosixPath:
 @dataclass(frozen=True)
 class Change:
     name: str
-    action: str  # "add", "change", "keep" or "remove"
-    size: int
+    action: str  # "add", "change" (whole file), "patch", "keep" or "remove"
+    size: int  # bytes to fetch
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "action": self.action, "size": self.size}
@@ -81,7 +89,7 @@ class Plan:
 
     @property
     def fetch_bytes(self) -> int:
-        return sum(c.size for c in self.changes if c.action in ("add", "change"))
+        return sum(c.size for c in self.changes if c.action in ("add", "change", "patch"))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +111,8 @@ class Installed:
     path: Path
     fetched_bytes: int
     reused_files: int
+    patched_files: int
+    patch_fallbacks: list[str]
     previous: str | None
 
 
@@ -128,12 +138,15 @@ def plan_install(
     changes = []
     for f in listed.core:
         before = old.get(f.name)
+        patch = f.patch_from(before.digest) if before else None
         if before is None:
             changes.append(Change(f.name, "add", f.size))
-        elif before.digest != f.digest or not intact:
-            changes.append(Change(f.name, "change", f.size))
-        else:
+        elif before.digest == f.installed_digest and intact:
             changes.append(Change(f.name, "keep", f.size))
+        elif patch is not None and before.path.is_file():
+            changes.append(Change(f.name, "patch", patch.size))
+        else:
+            changes.append(Change(f.name, "change", f.size))
     names = {f.name for f in listed.core}
     changes += [Change(n, "remove", o.size) for n, o in sorted(old.items()) if n not in names]
     return Plan(account.store_id, product, current.version if current else None, listed, changes)
@@ -158,23 +171,36 @@ def apply_plan(
     check_requirements(state, plan.store_id, plan)
     target = home.product_dir(plan.store_id, plan.product, plan.version)
     if plan.up_to_date:
-        return Installed(plan.product, plan.version, target, 0, len(plan.changes), plan.installed)
+        return Installed(
+            plan.product, plan.version, target, 0, len(plan.changes), 0, [], plan.installed
+        )
     staging = home.staging_dir(plan.store_id, plan.product, plan.version)
     staging.mkdir(parents=True, exist_ok=True)
     old = {f.name: f for f in state.files(plan.store_id, plan.product) if f.kind == "core"}
-    fetched = reused = done_before = 0
+    fetched = reused = patched = done_before = 0
+    fallbacks: list[str] = []
     for f in plan.listed.core:
         dest = staging / Path(*safe_relative(f.name).parts)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if _holds(dest, f.digest) or _reuse(old.get(f.name), dest, f.digest):
+        before = old.get(f.name)
+        if _holds(dest, f.installed_digest) or _reuse(before, dest, f.installed_digest):
             reused += 1
             continue
 
-        def overall(done: int, _total: int, before: int = done_before) -> None:
+        def overall(done: int, _total: int, start: int = done_before) -> None:
             if progress:
-                progress(before + done, plan.fetch_bytes)
+                progress(start + done, plan.fetch_bytes)
 
-        fetched += fetch_file(api, f.digest, f.parts, dest, progress=overall).received
+        patch = f.patch_from(before.digest) if before else None
+        if patch is not None and before is not None:
+            try:
+                fetched += _patched(api, before.path, patch, f, dest, overall)
+                patched += 1
+                done_before += patch.size
+                continue
+            except (IntegrityFailure, ZstdFailure, OSError) as exc:
+                fallbacks.append(f"{f.name}: {exc}")  # the whole file instead
+        fetched += _fetch_whole(api, f, dest, overall)
         done_before += f.size
     journal = JournalEntry(
         plan.store_id,
@@ -190,9 +216,14 @@ def apply_plan(
     )
     _begin_switch(state, journal)
     _move_into_place(staging, target)
-    _finish_switch(state, journal, detail=f"fetched {fetched} bytes, reused {reused} files")
+    detail = f"fetched {fetched} bytes, {patched} file(s) patched, {reused} reused"
+    if fallbacks:
+        detail += "; whole files instead of patches for " + "; ".join(fallbacks)
+    _finish_switch(state, journal, detail=detail)
     prune(home, plan.store_id, plan.product)
-    return Installed(plan.product, plan.version, target, fetched, reused, plan.installed)
+    return Installed(
+        plan.product, plan.version, target, fetched, reused, patched, fallbacks, plan.installed
+    )
 
 
 def install_product(
@@ -270,11 +301,78 @@ def _version(text: str) -> Version | None:
         return None
 
 
+def _fetch_whole(api: StoreAPI, f: PlannedFile, dest: Path, progress: Progress) -> int:
+    """Fetch ``f`` in its parts and, if compressed, decompress it into ``dest``; returns the
+    bytes received."""
+    if f.compression == "none":
+        return fetch_file(api, f.digest, f.parts, dest, progress=progress).received
+    packed = dest.with_name(dest.name + ".zst")
+    received = fetch_file(api, f.digest, f.parts, packed, progress=progress).received
+    try:
+        with packed.open("rb") as source:
+            _write_checked(dest, zstd.decompress_stream(source, f.installed_size), f)
+    except ZstdFailure as exc:
+        raise IntegrityFailure(f"{f.name} {exc}: refused") from exc
+    finally:
+        packed.unlink(missing_ok=True)
+    return received
+
+
+def _patched(
+    api: StoreAPI,
+    old: Path,
+    patch: PlannedPatch,
+    f: PlannedFile,
+    dest: Path,
+    progress: Progress,
+) -> int:
+    """Rebuild ``f`` from the installed ``old`` file and a signed patch; returns the bytes
+    received. Any failure leaves ``dest`` absent (the caller fetches the whole file)."""
+    delta = dest.with_name(dest.name + ".patch")
+    received = fetch_file(api, patch.digest, patch.parts, delta, progress=progress).received
+    try:
+        base = old.read_bytes()
+        if hashlib.sha256(base).hexdigest() != patch.base:
+            raise IntegrityFailure(f"the installed {f.name} is not the patch's base")
+        _write_checked(
+            dest, iter([zstd.apply_patch(base, delta.read_bytes(), f.installed_size)]), f
+        )
+    finally:
+        delta.unlink(missing_ok=True)
+    return received
+
+
+def _write_checked(dest: Path, blocks: Iterator[bytes], f: PlannedFile) -> None:
+    """Write ``blocks`` to ``dest`` only if they are the signed installed file."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    sha = hashlib.sha256()
+    try:
+        with tmp.open("wb") as out:
+            for block in blocks:
+                sha.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in DISK_FULL:
+            raise DiskFull(
+                f"the disk is full while writing {dest}: free some space and run the command again"
+            ) from exc
+        raise
+    try:
+        if sha.hexdigest() != f.installed_digest:
+            raise IntegrityFailure(f"{f.name} does not match its signed SHA-256: refused")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _file_json(f: PlannedFile) -> dict[str, Any]:
     return {
         "name": f.name,
-        "digest": f.digest,
-        "size": f.size,
+        "digest": f.installed_digest,
+        "size": f.installed_size,
         "target": f.target,
         "version": f.version,
         "function": f.function,

@@ -28,10 +28,25 @@ from tollgate.wire.environment import Environment
 from tollgate.wire.install_list import MEDIA_TYPE, MalformedInstallList
 from tollgate.wire.targets import parse_file_target, release_target
 
+COMPRESSIONS = ("none", "zstd")
+
+
+@dataclass(frozen=True)
+class PlannedPatch:
+    """A signed patch from the installed file ``base`` (SHA-256) to a planned file."""
+
+    target: str
+    base: str
+    digest: str
+    size: int
+    parts: tuple[Part, ...]
+
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """One file to install, every field from its TUF target."""
+    """One file to install, every field from its TUF target. ``digest``, ``size`` and
+    ``parts`` describe what travels; ``installed_digest`` and ``installed_size`` the file as
+    installed (decompressed)."""
 
     target: str
     name: str
@@ -43,7 +58,14 @@ class PlannedFile:
     size: int
     parts: tuple[Part, ...]
     encrypted: bool
+    compression: str
+    installed_digest: str
+    installed_size: int
+    patches: tuple[PlannedPatch, ...]
     entry: dict[str, Any]
+
+    def patch_from(self, base: str) -> PlannedPatch | None:
+        return next((p for p in self.patches if p.base == base), None)
 
     @property
     def kind(self) -> str:
@@ -136,16 +158,17 @@ def _planned(
         raise IntegrityFailure(f"the install list is malformed: {exc}") from exc
     if (named.product, named.version) != (product, version):
         raise IntegrityFailure(f"the install list names {install.target}, outside {product}")
-    info = trust.target(install.target)
-    entry = info.custom
-    # Compared as canonical JSON: the same document, not merely equal-looking values.
-    if rfc8785.dumps(install.entry) != rfc8785.dumps(entry):
-        raise IntegrityFailure(f"the install entry for {install.target} is not the signed one")
+    if named.patch_base is not None:
+        raise IntegrityFailure(f"the install list names the patch {install.target} as a file")
+    info, entry = _signed(trust, install.target, install.entry)
     try:
         tags = [str(t) for t in entry["environment"]]
         if entry["name"] != named.path or entry.get("addon") != named.addon:
             raise ValueError("its name is not its target's")
+        if entry["compression"] not in COMPRESSIONS:
+            raise ValueError(f"compression {entry['compression']!r} is not supported")
         parts = signed_parts(entry["parts"], info.length, info.hashes["sha256"])
+        installed_digest = str(entry.get("installed_sha256") or info.hashes["sha256"])
         planned = PlannedFile(
             target=info.path,
             name=named.path,
@@ -157,12 +180,64 @@ def _planned(
             size=info.length,
             parts=parts,
             encrypted=bool(entry["encrypted"]),
+            compression=str(entry["compression"]),
+            installed_digest=installed_digest,
+            installed_size=int(entry["size"]),
+            patches=tuple(
+                _patch(trust, named.product, version, named.path, installed_digest, o)
+                for o in install.patches
+            ),
             entry=entry,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise IntegrityFailure(f"the signed entry of {install.target} is unusable: {exc}") from exc
+    if (
+        planned.compression == "none"
+        and not planned.encrypted
+        and planned.installed_size != planned.size
+    ):
+        raise IntegrityFailure(f"the signed sizes of {install.target} disagree")
     if not environment.selects(tags):
         raise IntegrityFailure(
             f"the install list names {named.path}, made for {', '.join(tags)}, not this machine"
         )
     return planned
+
+
+def _signed(trust: StoreTrust, target: str, entry: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The target's TUF info and ``custom``, which must be ``entry`` exactly."""
+    info = trust.target(target)
+    # Compared as canonical JSON: the same document, not merely equal-looking values.
+    if rfc8785.dumps(entry) != rfc8785.dumps(info.custom):
+        raise IntegrityFailure(f"the install entry for {target} is not the signed one")
+    return info, info.custom
+
+
+def _patch(
+    trust: StoreTrust,
+    product: str,
+    version: str,
+    path: str,
+    result: str,
+    offer: install_list.Offer,
+) -> PlannedPatch:
+    try:
+        named = parse_file_target(offer.target)
+    except ValueError as exc:
+        raise IntegrityFailure(f"the install list is malformed: {exc}") from exc
+    if (named.product, named.version, named.path) != (product, version, path) or (
+        named.patch_base is None
+    ):
+        raise IntegrityFailure(f"the install list offers {offer.target} for another file")
+    info, entry = _signed(trust, offer.target, offer.entry)
+    try:
+        if (entry["kind"], entry["base_sha256"], entry["installed_sha256"]) != (
+            "patch",
+            named.patch_base,
+            result,
+        ):
+            raise ValueError("it does not make this file from its base")
+        parts = signed_parts(entry["parts"], info.length, info.hashes["sha256"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityFailure(f"the signed entry of {offer.target} is unusable: {exc}") from exc
+    return PlannedPatch(info.path, named.patch_base, info.hashes["sha256"], info.length, parts)

@@ -26,7 +26,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tollgate.crypto.httpsig import request_view
 from tollgate.store.auth import Caller, authenticate
 from tollgate.store.blobs import DIGEST_RE, BlobStore
-from tollgate.store.db import AddOn, Licence, Order, ReleasedFile, make_engine, make_sessionmaker
+from tollgate.store.db import (
+    AddOn,
+    Licence,
+    Order,
+    Patch,
+    ReleasedFile,
+    make_engine,
+    make_sessionmaker,
+)
 from tollgate.store.folder import StoreFolder
 from tollgate.store.install_routes import install_router
 from tollgate.store.migrate import upgrade
@@ -258,16 +266,22 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
         return {"licences": await run(load)}
 
-    def _entitled(customer_id: str | None, digest: str) -> ReleasedFile | None:
+    def _public(digest: str) -> bool:
+        """Whether anyone may fetch the blob: core files, free add-ons and patches (of core
+        files) are public; encrypted add-ons go only to customers who bought them."""
         with ctx.sessions() as s:
             rows = s.scalars(select(ReleasedFile).where(ReleasedFile.digest == digest)).all()
-            if not rows:
-                raise StoreError("not_found", "no released file has this digest")
-            public = [r for r in rows if not r.encrypted]
-            if public:
-                return public[0]
-            if customer_id is None:
-                return None
+            if any(not r.encrypted for r in rows):
+                return True
+            if rows:
+                return False
+            if s.scalars(select(Patch.id).where(Patch.digest == digest)).first() is not None:
+                return True
+        raise StoreError("not_found", "no released file has this digest")
+
+    def _check_entitled(customer_id: str, digest: str) -> None:
+        with ctx.sessions() as s:
+            rows = s.scalars(select(ReleasedFile).where(ReleasedFile.digest == digest)).all()
             for r in rows:
                 paid = s.scalars(
                     select(Order.id)
@@ -283,8 +297,8 @@ def create_app(ctx: StoreContext) -> FastAPI:
                     )
                 ).first()
                 if paid:
-                    return r
-            raise StoreError("not_entitled", "buy this add-on before downloading it")
+                    return
+        raise StoreError("not_entitled", "buy this add-on before downloading it")
 
     @app.get(
         "/v1/files/{digest}",
@@ -294,10 +308,9 @@ def create_app(ctx: StoreContext) -> FastAPI:
     async def get_file(digest: str, request: Request) -> FileResponse:
         if not DIGEST_RE.match(digest):
             raise StoreError("malformed_request", "a file is named by its SHA-256 in hex")
-        found = await run(_entitled, None, digest)
-        if found is None:  # encrypted: only to a customer who bought it
+        if not await run(_public, digest):
             caller = await signed_caller(request)
-            await run(_entitled, caller.customer_id, digest)
+            await run(_check_entitled, caller.customer_id, digest)
         return BlobResponse(
             blobs.path(digest),
             media_type="application/octet-stream",

@@ -50,9 +50,9 @@ class BlobStore:
             raise ValueError("not a SHA-256 hex digest")
         return self.root / digest
 
-    def write_bytes(self, data: bytes) -> str:
-        """Store ``data``; return its digest."""
-        return self.write(lambda out: out.write(data)).digest
+    def write_bytes(self, data: bytes) -> Blob:
+        """Store ``data``."""
+        return self.write(lambda out: out.write(data))
 
     def write(self, produce: Callable[[Writable], object]) -> Blob:
         """Let ``produce`` write into a new blob; return its digest, size and parts."""

@@ -124,7 +124,30 @@ class ReleasedFile(Base):
     content_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     environment: Mapped[list[str]] = mapped_column(JSON, default=list)
     parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    compression: Mapped[str] = mapped_column(String(16), default="none")
+    plain_digest: Mapped[str | None] = mapped_column(String(64))
     release: Mapped[Release] = relationship(back_populates="files")
+    patches: Mapped[list[Patch]] = relationship(back_populates="file")
+
+    @property
+    def installed_digest(self) -> str:
+        """SHA-256 of the file as installed: decompressed (or, for add-ons, as stored)."""
+        return self.plain_digest or self.digest
+
+
+class Patch(Base):
+    """A zstd patch-from delta that turns an earlier release's file into ``file``."""
+
+    __tablename__ = "patches"
+    __table_args__ = (UniqueConstraint("file_id", "base_digest"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
+    base_digest: Mapped[str] = mapped_column(String(64))
+    base_version: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    file: Mapped[ReleasedFile] = relationship(back_populates="patches")
 
 
 class Order(Base):

@@ -279,7 +279,7 @@ class Repository:
         for name, data in documents.items():
             if name not in STORE_DOCUMENTS:
                 raise ValueError(f"not a store document: {name}")
-            digest = self.blobs.write_bytes(data)
+            digest = self.blobs.write_bytes(data).digest
             path = store_target(name)
             targets.targets[path] = TargetFile.from_data(path, data, ["sha256"])
             if s.get(StoreDocument, digest) is None:

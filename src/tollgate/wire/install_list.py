@@ -8,7 +8,8 @@ of one product, in order.
  "commands": [
    {"command": "notice", "text": "What changed in this version"},
    {"command": "require", "requirement": "Base>=1.2"},
-   {"command": "install", "target": "MT/1.1.0/core/mt%2Fcli.py", "entry": {…}}]}
+   {"command": "install", "target": "MT/1.1.0/core/mt%2Fcli.py", "entry": {…},
+    "patches": [{"target": "MT/1.1.0/patch.<base sha256>/mt%2Fcli.py", "entry": {…}}]}]}
 ```
 
 The list itself is not signed: every command is checked by the client against TUF (the release
@@ -32,9 +33,18 @@ class MalformedInstallList(ValueError):
 
 
 @dataclass(frozen=True)
+class Offer:
+    """A patch offered for an install: the client uses it if it holds the patch's base."""
+
+    target: str
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Install:
     target: str
     entry: dict[str, Any]
+    patches: tuple[Offer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,11 @@ def build(
     if notes:
         commands.append({"command": "notice", "text": notes})
     commands += [{"command": "require", "requirement": r} for r in requires]
-    commands += [{"command": "install", "target": i.target, "entry": i.entry} for i in installs]
+    for i in installs:
+        command: dict[str, Any] = {"command": "install", "target": i.target, "entry": i.entry}
+        if i.patches:
+            command["patches"] = [{"target": p.target, "entry": p.entry} for p in i.patches]
+        commands.append(command)
     return {
         "type": "install-list",
         "format": FORMAT,
@@ -87,6 +101,15 @@ def _str(doc: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise MalformedInstallList(f"{key} must be a non-empty string")
     return value
+
+
+def _offers(cmd: dict[str, Any]) -> tuple[Offer, ...]:
+    raw = cmd.get("patches", [])
+    if not isinstance(raw, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("entry"), dict) for p in raw
+    ):
+        raise MalformedInstallList("patches must be a list of {target, entry}")
+    return tuple(Offer(_str(p, "target"), p["entry"]) for p in raw)
 
 
 def parse(doc: Any) -> InstallList:
@@ -109,7 +132,7 @@ def parse(doc: Any) -> InstallList:
         elif kind == "require":
             requires.append(_str(cmd, "requirement"))
         elif kind == "install" and isinstance(cmd.get("entry"), dict):
-            installs.append(Install(_str(cmd, "target"), cmd["entry"]))
+            installs.append(Install(_str(cmd, "target"), cmd["entry"], _offers(cmd)))
         else:
             raise MalformedInstallList(f"command {i} is not notice, require or install")
     version = client.get("version")

@@ -4,6 +4,8 @@ A product file is ``<product>/<version>/<component>/<quoted path>``: ``component
 or ``addon.<name>``, and the file's path inside the product is percent-encoded whole (its
 slashes too) because TUF matches delegation patterns one path segment at a time, so every
 product target has exactly four segments and ``<product>/*/*/*`` delegates them all.
+A patch is ``<product>/<version>/patch.<base sha256>/<quoted path>``: it turns the installed file
+whose SHA-256 is ``base`` into this release's file at ``path``.
 Each release also has a *release target*, ``<product>/<version>/release/release.json``, whose
 ``custom`` carries what is true of the release as a whole: summary, notes (the install list's
 notice), entry point and requirements. Its bytes are the canonical JSON of that same ``custom``.
@@ -14,12 +16,14 @@ Store documents are ``store/<name>``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 CORE = "core"
 RELEASE = "release"
 ADDON_PREFIX = "addon."
+PATCH_PREFIX = "patch."
 DESCRIPTOR = "store/descriptor.json"
 CATALOG = "store/catalog.json"
 
@@ -36,23 +40,32 @@ def release_target(product: str, version: str) -> str:
     return f"{product}/{version}/{RELEASE}/release.json"
 
 
+def patch_target(product: str, version: str, base: str, path: str) -> str:
+    return f"{product}/{version}/{PATCH_PREFIX}{base}/{quote(path, safe='')}"
+
+
 @dataclass(frozen=True)
 class FileTarget:
     product: str
     version: str
     addon: str | None
     path: str
+    patch_base: str | None = None
 
 
 def parse_file_target(target: str) -> FileTarget:
+    """A product file or patch target; ValueError for anything else."""
     parts = target.split("/")
     if len(parts) != 4 or not all(parts):
         raise ValueError(f"not a product file target: {target!r}")
     product, version, comp, quoted = parts
+    addon = base = None
     if comp == CORE:
-        addon = None
+        pass
     elif comp.startswith(ADDON_PREFIX) and len(comp) > len(ADDON_PREFIX):
         addon = comp[len(ADDON_PREFIX) :]
+    elif comp.startswith(PATCH_PREFIX) and re.fullmatch(r"[0-9a-f]{64}", comp[len(PATCH_PREFIX) :]):
+        base = comp[len(PATCH_PREFIX) :]
     else:
         raise ValueError(f"not a product file target: {target!r}")
-    return FileTarget(product, version, addon, unquote(quoted))
+    return FileTarget(product, version, addon, unquote(quoted), base)

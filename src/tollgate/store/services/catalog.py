@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from tuf.api.metadata import TargetFile
 
 from tollgate.crypto.documents import public_key_b64
-from tollgate.store.db import AddOn, Product, Release, ReleasedFile
+from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
 from tollgate.store.folder import StoreKeys
 from tollgate.store.repository import Repository
-from tollgate.wire.targets import file_target, release_target
+from tollgate.wire.targets import file_target, patch_target, release_target
 
 
 def descriptor(keys: StoreKeys, *, store_id: str, name: str) -> bytes:
@@ -59,11 +59,34 @@ def install_entry(f: ReleasedFile, addon: AddOn | None) -> dict[str, Any]:
         "environment": list(f.environment),
         "parts": list(f.parts) or [{"length": f.size, "sha256": f.digest}],
         "size": f.plain_size,
-        "compression": "none",
+        "installed_sha256": f.installed_digest,
+        "compression": f.compression,
         "encrypted": f.encrypted,
         "price": 0 if addon is None else addon.price,
         "currency": None if addon is None else addon.currency,
         "requires": list(release.requires),
+    }
+
+
+def patch_target_of(p: Patch) -> str:
+    f = p.file
+    return patch_target(f.release.product.name, f.release.version, p.base_digest, f.path)
+
+
+def patch_entry(p: Patch) -> dict[str, Any]:
+    """A patch's signed facts: which installed file it applies to, and what it makes."""
+    f = p.file
+    return {
+        "product": f.release.product.name,
+        "kind": "patch",
+        "name": f.path,
+        "version": f.release.version,
+        "base_sha256": p.base_digest,
+        "base_version": p.base_version,
+        "installed_sha256": f.installed_digest,
+        "size": f.plain_size,
+        "parts": list(p.parts),
+        "compression": "zstd-patch",
     }
 
 
@@ -86,17 +109,32 @@ def release_targets(release: Release) -> list[TargetFile]:
     path = release_target(release.product.name, release.version)
     described = TargetFile.from_data(path, rfc8785.dumps(entry), ["sha256"])
     described.unrecognized_fields["custom"] = entry
-    return [described] + [
-        TargetFile(
-            length=f.size,
-            hashes={"sha256": f.digest},
-            path=target_of(f),
-            unrecognized_fields={
-                "custom": install_entry(f, None if f.addon_name is None else addons[f.addon_name])
-            },
-        )
-        for f in sorted(release.files, key=lambda f: (f.addon_name or "", f.path))
-    ]
+    return (
+        [described]
+        + [
+            TargetFile(
+                length=f.size,
+                hashes={"sha256": f.digest},
+                path=target_of(f),
+                unrecognized_fields={
+                    "custom": install_entry(
+                        f, None if f.addon_name is None else addons[f.addon_name]
+                    )
+                },
+            )
+            for f in sorted(release.files, key=lambda f: (f.addon_name or "", f.path))
+        ]
+        + [
+            TargetFile(
+                length=p.size,
+                hashes={"sha256": p.digest},
+                path=patch_target_of(p),
+                unrecognized_fields={"custom": patch_entry(p)},
+            )
+            for f in release.files
+            for p in f.patches
+        ]
+    )
 
 
 def _release_json(release: Release) -> dict[str, Any]:

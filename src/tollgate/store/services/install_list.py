@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from tollgate import __version__
 from tollgate.store.db import Product
-from tollgate.store.services.catalog import install_entry, latest_release, target_of
+from tollgate.store.services.catalog import (
+    install_entry,
+    latest_release,
+    patch_entry,
+    patch_target_of,
+    target_of,
+)
 from tollgate.store.services.errors import StoreError
 from tollgate.wire import install_list
 from tollgate.wire.environment import Environment
@@ -42,7 +48,9 @@ def build_install_list(
         )
     installs = [
         install_list.Install(
-            target_of(f), install_entry(f, None if f.addon_name is None else addons[f.addon_name])
+            target_of(f),
+            install_entry(f, None if f.addon_name is None else addons[f.addon_name]),
+            tuple(install_list.Offer(patch_target_of(p), patch_entry(p)) for p in f.patches),
         )
         for f in chosen
     ]

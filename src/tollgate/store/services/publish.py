@@ -9,6 +9,10 @@ unreferenced blobs); the database rows and the new TUF metadata go in one transa
 ``[[environment]]`` tables tag the files they select: a file selected by core or an add-on keeps
 its kind and is installed only where one of its tags matches; a file selected only by an
 environment table is a core file for those environments.
+
+Core files are stored zstd-compressed. For each core file that changed, a zstd patch-from delta
+is made from the same file in each of the last ``PATCH_BASES`` releases, and kept only when it
+is clearly smaller than the file (tufup spends minutes on useless deltas of wholly new files).
 """
 
 from __future__ import annotations
@@ -27,10 +31,14 @@ from tollgate.crypto import stream
 from tollgate.crypto.keys import seal_secret
 from tollgate.crypto.stream import Writable
 from tollgate.store.blobs import Blob, BlobStore
-from tollgate.store.db import AddOn, Product, Release, ReleasedFile
+from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
 from tollgate.store.manifest import Manifest, ManifestError, expand, load_manifest
 from tollgate.store.repository import Repository
 from tollgate.store.services.catalog import publish_release
+from tollgate.wire import zstd
+
+PATCH_BASES = 2  # patches are made from this many earlier releases
+PATCH_WORTH = 0.5  # a patch is kept only when at most this fraction of the whole file
 
 
 @dataclass(frozen=True)
@@ -56,16 +64,90 @@ def _stored(blob: Blob) -> dict[str, object]:
 
 
 def _plain(blobs: BlobStore, root: Path, rel: str, addon_name: str | None) -> ReleasedFile:
-    """A file stored as it is (core files, free add-ons)."""
+    """A file stored as it is (free add-ons)."""
     blob = blobs.write(_copy(root / rel))
     return ReleasedFile(
         addon_name=addon_name,
         path=rel,
         stream_id=None,
         plain_size=blob.size,
+        plain_digest=blob.digest,
         encrypted=False,
         **_stored(blob),
     )
+
+
+def _core(session: Session, blobs: BlobStore, root: Path, rel: str) -> ReleasedFile:
+    """A core file, stored compressed with zstd when that makes it smaller (the client checks
+    the size and SHA-256 of what it decompresses), else as it is."""
+    source = root / rel
+    size = source.stat().st_size
+    plain_digest = ""
+
+    def produce(out: Writable) -> None:
+        nonlocal plain_digest
+        with source.open("rb") as fh:
+            plain_digest = zstd.compress_stream(fh, out, size)
+
+    blob = blobs.write(produce)
+    if blob.size >= size:  # incompressible: keep it plain, drop the useless blob
+        used = session.scalars(select(ReleasedFile.id).where(ReleasedFile.digest == blob.digest))
+        if used.first() is None:
+            blobs.path(blob.digest).unlink(missing_ok=True)
+        return _plain(blobs, root, rel, None)
+    return ReleasedFile(
+        addon_name=None,
+        path=rel,
+        stream_id=None,
+        plain_size=size,
+        plain_digest=plain_digest,
+        compression="zstd",
+        encrypted=False,
+        **_stored(blob),
+    )
+
+
+def _installed_bytes(blobs: BlobStore, f: ReleasedFile) -> bytes:
+    with blobs.path(f.digest).open("rb") as fh:
+        if f.compression == "zstd":
+            return b"".join(zstd.decompress_stream(fh, f.plain_size))
+        return fh.read()
+
+
+def _patches(
+    blobs: BlobStore, root: Path, row: ReleasedFile, earlier: list[Release]
+) -> list[Patch]:
+    """Patches to ``row`` from the same core file in ``earlier`` releases, each kept only if
+    clearly smaller than the whole (compressed) file."""
+    if row.plain_size > zstd.MAX_PATCH_INPUT:
+        return []
+    new = (root / row.path).read_bytes()
+    made: list[Patch] = []
+    for release in earlier:
+        for old in release.files:
+            base = old.installed_digest
+            if (
+                old.addon_name is not None
+                or old.path != row.path
+                or base == row.plain_digest
+                or old.plain_size > zstd.MAX_PATCH_INPUT
+                or any(p.base_digest == base for p in made)
+            ):
+                continue
+            delta = zstd.make_patch(_installed_bytes(blobs, old), new)
+            if len(delta) > PATCH_WORTH * row.size:
+                continue  # not clearly smaller: the client fetches the whole file
+            blob = blobs.write_bytes(delta)
+            made.append(
+                Patch(
+                    base_digest=base,
+                    base_version=release.version,
+                    digest=blob.digest,
+                    size=blob.size,
+                    parts=[p.to_json() for p in blob.parts],
+                )
+            )
+    return made
 
 
 def _environment_tags(manifest: Manifest) -> dict[str, list[str]]:
@@ -110,7 +192,7 @@ def publish(
             )
 
     version = str(manifest.version)
-    rows = [_plain(blobs, manifest.root, rel, None) for rel in core_paths]
+    rows = [_core(session, blobs, manifest.root, rel) for rel in core_paths]
     for spec in manifest.addons:
         for rel in addon_paths[spec.name]:
             source = manifest.root / rel
@@ -144,6 +226,14 @@ def publish(
                 )
             )
 
+    earlier = (
+        sorted(product.releases, key=lambda r: Version(r.version), reverse=True)[:PATCH_BASES]
+        if product is not None
+        else []
+    )
+    for row in rows:
+        if row.addon_name is None:
+            row.patches = _patches(blobs, manifest.root, row, earlier)
     if product is None:
         product = Product(name=manifest.name)
         session.add(product)
