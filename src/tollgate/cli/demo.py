@@ -37,6 +37,19 @@ def _tollgate(home: Path, machine: str, *args: str) -> int:
     ).returncode
 
 
+def _next_release(where: Path) -> Path:
+    """MT 1.1.0: the example with a few more words in its basic word list."""
+    shutil.copytree(EXAMPLE, where, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = where / "tollgate.toml"
+    text = manifest.read_text().replace('version = "1.0.0"', 'version = "1.1.0"', 1)
+    manifest.write_text(
+        text.replace('notes = "First release', 'notes = "1.1.0: more basic words. First release')
+    )
+    with (where / "data" / "basic.tsv").open("a", encoding="utf-8") as fh:
+        fh.write("store\t店\nupdate\t更新\npatch\tパッチ\n")
+    return where
+
+
 def run_demo(keep: Path | None = None) -> int:
     if not (EXAMPLE / "tollgate.toml").is_file():
         console.print(f"The example product is missing: {EXAMPLE}")
@@ -102,7 +115,14 @@ def run_demo(keep: Path | None = None) -> int:
                     f"(charge {sale['charge_id']})"
                 )
 
-        _step("8. The customer's folder, copied to another machine, opens nothing")
+        _step("8. The vendor publishes MT 1.1.0; the update fetches only a patch of what changed")
+        ctx.publish(_next_release(base / "mt-1.1.0"))
+        for args in (("update", "--dry-run"), ("update",), ("run", "MT")):
+            if _tollgate(home, machine, *args) != 0:
+                console.print(f"[red]demo step failed: tollgate {' '.join(args)}")
+                return 1
+
+        _step("9. The customer's folder, copied to another machine, opens nothing")
         other = base / "other-machine"
         shutil.copytree(home, other)
         code = _tollgate(other, "demo-machine-b-0002", "run", "MT")
