@@ -7,6 +7,11 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in ("stream_throughput.py", "purchase_latency.py", "download_throughput.py"):
+for script in (
+    "stream_throughput.py",
+    "purchase_latency.py",
+    "download_throughput.py",
+    "update_and_resume.py",
+):
     print(f"== {script}")
     runpy.run_path(str(HERE / script), run_name="__main__")
