@@ -138,15 +138,7 @@ def _patches(
             if len(delta) > PATCH_WORTH * row.size:
                 continue  # not clearly smaller: the client fetches the whole file
             blob = blobs.write_bytes(delta)
-            made.append(
-                Patch(
-                    base_digest=base,
-                    base_version=release.version,
-                    digest=blob.digest,
-                    size=blob.size,
-                    parts=[p.to_json() for p in blob.parts],
-                )
-            )
+            made.append(Patch(base_digest=base, base_version=release.version, **_stored(blob)))
     return made
 
 
