@@ -5,6 +5,7 @@ timestamp fresh by itself."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import rfc8785
@@ -12,7 +13,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, MetaFile, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-from conftest import Customer, LiveStore
+from conftest import Customer, LiveStore, release_of_mt
 from mitm import ManInTheMiddle, Rewrite, answer
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog
@@ -136,3 +137,22 @@ def test_catalog_naming_another_products_file_is_refused(
         pytest.raises(IntegrityFailure, match="for another file"),
     ):
         account_catalog(api, customer.home, customer.account)
+
+
+def test_a_new_release_leaves_the_top_level_targets_alone(
+    store: LiveStore, customer: Customer, tmp_path: Path
+) -> None:
+    """targets.json names every product; a release of one product must not make every client
+    fetch it again: only the catalog role, the product's role, snapshot and timestamp change."""
+    before = {role: len(rows(store, role)) for role in ("targets", "catalog", "products.MT")}
+    store.ctx.publish(release_of_mt(tmp_path / "1.1", "1.1.0"))
+    after = {role: len(rows(store, role)) for role in ("targets", "catalog", "products.MT")}
+    assert after == {
+        "targets": before["targets"],
+        "catalog": before["catalog"] + 1,
+        "products.MT": before["products.MT"] + 1,
+    }
+    with StoreAPI(store.url) as api:  # and the client still reads the new catalog through TUF
+        assert account_catalog(api, customer.home, customer.account).product("MT")["version"] == (
+            "1.1.0"
+        )

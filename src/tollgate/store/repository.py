@@ -4,9 +4,11 @@ Roles, as DESIGN.md section 4 lays them out:
 
 ```
 root        threshold 2 of 2 keys            names the keys of every top-level role
-targets     1 key                            store documents (descriptor, catalog) and one
-                                             delegation per product: products.<NAME>, paths
-                                             "<NAME>/*/*/*", signed with the products key
+targets     1 key                            the store descriptor; a delegation "catalog"
+                                             (path "store/catalog.json") and one per product,
+                                             products.<NAME> (paths "<NAME>/*/*/*"), both
+                                             signed with the products key
+catalog     1 key (the products key)         the catalog, re-signed at every publish
 products.*  1 key (shared by all products)   the product's released files and patches
 snapshot    1 key (online)                   versions of targets and every products.* role
 timestamp   1 key (online)                   version of snapshot; expires within a day
@@ -17,6 +19,10 @@ store process on one database serves the same repository; consistent snapshots a
 client always reads one coherent state. The timestamp is re-signed by whichever process serves
 it when less than ``TIMESTAMP_MARGIN`` of its day is left; a race between two processes is
 settled by the (role, version) key, the loser reads the winner's row.
+
+The catalog has a role of its own so that a publish re-signs only that role, the product's
+role, snapshot and timestamp: ``targets.json`` (which names every product) changes only when a
+product is added, so a client refreshing for one product does not fetch it again.
 
 Store documents (descriptor, catalog) are targets whose bytes sit in the blob store and are
 served by digest (``GET /v1/targets/store/<sha256>.<name>``). Product files are served by
@@ -55,7 +61,8 @@ Clock = Callable[[], dt.datetime]
 
 TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
 PRODUCT_ROLE_PREFIX = "products."
-STORE_DOCUMENTS = ("descriptor.json", "catalog.json")
+CATALOG_ROLE = "catalog"
+DOCUMENT_ROLES = {"descriptor.json": "targets", "catalog.json": CATALOG_ROLE}
 EXPIRY = {
     "root": dt.timedelta(days=365),
     "targets": dt.timedelta(days=365),
@@ -119,7 +126,7 @@ class TufKeys:
     def for_role(self, role: str) -> list[Ed25519PrivateKey]:
         if role == "root":
             return list(self.root)
-        if role.startswith(PRODUCT_ROLE_PREFIX):
+        if role.startswith(PRODUCT_ROLE_PREFIX) or role == CATALOG_ROLE:
             return [self.products]
         return [{"targets": self.targets, "snapshot": self.snapshot}.get(role, self.timestamp)]
 
@@ -129,7 +136,8 @@ def public(key: Ed25519PrivateKey) -> SSlibKey:
 
 
 def _role_kind(role: str) -> str:
-    return "products" if role.startswith(PRODUCT_ROLE_PREFIX) else role
+    delegated = role.startswith(PRODUCT_ROLE_PREFIX) or role == CATALOG_ROLE
+    return "products" if delegated else role
 
 
 class Repository:
@@ -180,7 +188,7 @@ class Repository:
         s.flush()
 
     def initialise(self, s: Session, documents: Mapping[str, bytes]) -> None:
-        """Root, targets (holding the store documents), snapshot and timestamp, version 1."""
+        """Root, targets (the descriptor), the catalog role, snapshot and timestamp."""
         root = Root(consistent_snapshot=True)
         for key in self.keys.root:
             root.add_key(public(key), "root")
@@ -191,45 +199,60 @@ class Repository:
         self._store(s, Metadata(root), "root")
         targets = Targets()
         targets.delegations = Delegations(keys={}, roles={})
-        self._put_documents(s, targets, documents)
         self._store(s, Metadata(targets), "targets")
-        self._commit(s, ["targets"])
+        self.set_documents(s, documents)
 
     def set_documents(self, s: Session, documents: Mapping[str, bytes]) -> None:
         """Replace store documents (e.g. the catalog after a publish), if they changed."""
-        md = self._require(s, "targets")
-        before = {p: t.hashes for p, t in md.signed.targets.items()}
-        self._put_documents(s, md.signed, documents)
-        if before == {p: t.hashes for p, t in md.signed.targets.items()}:
-            return
-        md.signed.version += 1
-        self._store(s, md, "targets")
-        self._commit(s, ["targets"])
+        unknown = sorted(set(documents) - set(DOCUMENT_ROLES))
+        if unknown:
+            raise ValueError(f"not store documents: {unknown}")
+        changed = []
+        for role in sorted({DOCUMENT_ROLES[n] for n in documents}):
+            mine = {n: d for n, d in documents.items() if DOCUMENT_ROLES[n] == role}
+            if role != "targets" and self._delegate(s, role, [store_target(n) for n in mine]):
+                changed.append("targets")
+            current = self.latest(s, role)
+            md = current or Metadata(Targets())
+            before = {p: t.hashes for p, t in md.signed.targets.items()}
+            self._put_documents(s, md.signed, mine)
+            if current is None or before != {p: t.hashes for p, t in md.signed.targets.items()}:
+                if current is not None:
+                    md.signed.version += 1
+                self._store(s, md, role)
+                changed.append(role)
+        if changed or self.latest_row(s, "timestamp") is None:
+            self._commit(s, changed)
 
     def set_product_targets(self, s: Session, product: str, targets: Iterable[TargetFile]) -> None:
         """A new version of the product's role listing exactly ``targets``; the top-level
         targets delegate to it the first time."""
         role = product_role(product)
-        changed = []
-        top = self._require(s, "targets")
-        delegations = top.signed.delegations
-        if delegations is None or delegations.roles is None:
-            raise LookupError("the top-level targets metadata has no delegations")
-        if role not in delegations.roles:
-            key = public(self.keys.products)
-            delegations.keys[key.keyid] = key
-            delegations.roles[role] = DelegatedRole(
-                role, [key.keyid], 1, True, paths=product_paths(product)
-            )
-            top.signed.version += 1
-            self._store(s, top, "targets")
-            changed.append("targets")
+        changed = ["targets"] if self._delegate(s, role, product_paths(product)) else []
         current = self.latest(s, role)
         version = 1 if current is None else current.signed.version + 1
         listing = Targets(version=version, targets={t.path: t for t in targets})
         self._store(s, Metadata(listing), role)
         changed.append(role)
         self._commit(s, changed)
+
+    def _delegate(self, s: Session, role: str, paths: list[str]) -> bool:
+        """Make sure the top-level targets delegate ``paths`` to ``role`` (signed with the
+        products key), and list none of them itself; True if targets was re-signed."""
+        top = self._require(s, "targets")
+        delegations = top.signed.delegations
+        if delegations is None or delegations.roles is None:
+            raise LookupError("the top-level targets metadata has no delegations")
+        if role in delegations.roles:
+            return False
+        key = public(self.keys.products)
+        delegations.keys[key.keyid] = key
+        delegations.roles[role] = DelegatedRole(role, [key.keyid], 1, True, paths=paths)
+        for path in paths:  # a repository made before this role listed it at the top
+            top.signed.targets.pop(path, None)
+        top.signed.version += 1
+        self._store(s, top, "targets")
+        return True
 
     def fresh_timestamp(self, s: Session) -> bytes:
         """The timestamp to serve: re-signed (with a fresh snapshot when that is due too) when
@@ -257,7 +280,7 @@ class Repository:
         else:
             snapshot.signed.version += 1
         meta = {"targets.json": MetaFile(self._require(s, "targets").signed.version)}
-        for role in self._product_roles(s):
+        for role in self._delegated_roles(s):
             latest = self._require(s, role)
             meta[f"{role}.json"] = MetaFile(latest.signed.version)
         snapshot.signed.meta = meta
@@ -270,15 +293,13 @@ class Repository:
         ts = Timestamp(version=version, snapshot_meta=MetaFile(snapshot_version))
         self._store(s, Metadata(ts), "timestamp")
 
-    def _product_roles(self, s: Session) -> list[str]:
+    def _delegated_roles(self, s: Session) -> list[str]:
         top = self._require(s, "targets")
         roles = top.signed.delegations.roles if top.signed.delegations else None
         return sorted(roles or {})
 
     def _put_documents(self, s: Session, targets: Targets, documents: Mapping[str, bytes]) -> None:
         for name, data in documents.items():
-            if name not in STORE_DOCUMENTS:
-                raise ValueError(f"not a store document: {name}")
             digest = self.blobs.write_bytes(data).digest
             path = store_target(name)
             targets.targets[path] = TargetFile.from_data(path, data, ["sha256"])
