@@ -12,6 +12,7 @@ for script in (
     "purchase_latency.py",
     "download_throughput.py",
     "update_and_resume.py",
+    "metadata_refresh.py",
 ):
     print(f"== {script}")
     runpy.run_path(str(HERE / script), run_name="__main__")
