@@ -41,7 +41,7 @@ def signed_timestamp(store: LiveStore, version: int, expires: dt.datetime) -> by
     """A timestamp signed with the store's real key: what an old copy on a mirror looks like."""
     snapshot = Metadata.from_bytes(rows(store, "snapshot")[-1]).signed.version
     md = Metadata(Timestamp(version=version, expires=expires, snapshot_meta=MetaFile(snapshot)))
-    md.sign(CryptoSigner(store.folder.keys.tuf.timestamp))
+    md.sign(CryptoSigner(store.folder.keys.tuf.of_role("timestamp")[0]))
     return md.to_bytes(JSONSerializer())
 
 

@@ -11,6 +11,7 @@ from tollgate.cli.output import console, emit_json, fail
 from tollgate.store.app import open_store
 from tollgate.store.folder import StoreFolder, StoreFolderError
 from tollgate.store.manifest import ManifestError
+from tollgate.store.repository import ROTATABLE
 from tollgate.store.server import serve_forever
 from tollgate.store.services import admin
 from tollgate.store.services.errors import StoreError
@@ -63,6 +64,35 @@ def init(
     console.print(
         f"Keys are in {folder.keys_dir}: keep that folder private and backed up. "
         "This embedded setup keeps every key there; see docs/architecture.md."
+    )
+
+
+@store_app.command("rotate-keys")
+def rotate_keys(
+    directory: DirArg,
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", help=f"A role to rotate ({', '.join(ROTATABLE)}); default: all."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """New TUF keys: a new root version signed by the old and new root keys, so registered
+    customers move to the new keys at their next refresh, without registering again. A running
+    `store serve` picks the new keys up by itself."""
+    roles = role or list(ROTATABLE)
+    ctx = open_store(_folder(directory))
+    try:
+        version, retired = ctx.rotate_keys(roles)
+    except ValueError as exc:
+        raise fail(str(exc), Exit.USAGE) from exc
+    finally:
+        ctx.close()
+    if as_json:
+        emit_json({"root_version": version, "roles": roles, "retired_keys": retired})
+        return
+    console.print(
+        f"Rotated {', '.join(roles)}: root version {version}, {len(retired)} key(s) retired. "
+        "Customers trust the new keys at their next refresh."
     )
 
 

@@ -86,6 +86,16 @@ class StoreContext:
                 now=self.clock(),
             )
 
+    def rotate_keys(self, roles: list[str]) -> tuple[int, list[str]]:
+        """New TUF keys for ``roles``; returns the new root version and the retired key ids,
+        whose files are removed once the new metadata is committed."""
+        with self.sessions.begin() as s:
+            retired = self.repository.rotate(s, roles)
+            row = self.repository.latest_row(s, "root")
+            version = 0 if row is None else row.version
+        self.repository.keys.remove(retired)
+        return version, retired
+
     def close(self) -> None:
         """Close the database connections (before a fork, or when a test is done)."""
         self.sessions.kw["bind"].dispose()

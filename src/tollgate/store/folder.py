@@ -5,8 +5,8 @@ DIR/store.toml          name, store id, database URL, part_size (optional, bytes
 DIR/keys/master.key     32 bytes: encrypts K and PK in the database (never in the database)
 DIR/keys/sealing.key    HPKE private key (ML-KEM-768 seed ‖ X25519), for registrations
 DIR/keys/licence.key    Ed25519: signs licences and receipts
-DIR/keys/tuf/*.key      Ed25519: the TUF roles (root-1, root-2, targets, products, snapshot,
-                        timestamp); see store/repository.py
+DIR/keys/tuf/*.key      Ed25519: the TUF keys, <role>-<key id>.key (two for root; targets,
+                        products, snapshot, timestamp); see store/tuf_keys.py
 DIR/blobs/<sha256>      released files, by digest (add-ons only as ciphertext)
 DIR/store.db            SQLite database (the embedded default)
 ```
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tollgate.crypto.sealing import SealingPrivateKey
 from tollgate.store.blobs import PART_SIZE
-from tollgate.store.repository import TufKeys
+from tollgate.store.tuf_keys import TufKeyring
 
 MIN_PART_SIZE = 4096
 
@@ -97,9 +97,7 @@ class StoreFolder:
         _write_secret(
             folder.keys_dir / "licence.key", Ed25519PrivateKey.generate().private_bytes_raw()
         )
-        folder.tuf_keys_dir.mkdir(mode=0o700)
-        for file_name, data in TufKeys.generate().files().items():
-            _write_secret(folder.tuf_keys_dir / file_name, data)
+        TufKeyring.create(folder.tuf_keys_dir)
         store_id = "st_" + secrets.token_hex(8)
         url = database_url or folder.default_database_url()
         folder.config_path.write_text(
@@ -147,7 +145,7 @@ class StoreFolder:
             master=self._key("master.key"),
             sealing=SealingPrivateKey(self._key("sealing.key")),
             licence=Ed25519PrivateKey.from_private_bytes(self._key("licence.key")),
-            tuf=TufKeys.load(lambda name: self._key(f"tuf/{name}")),
+            tuf=TufKeyring(self.tuf_keys_dir),
         )
 
 
@@ -156,4 +154,4 @@ class StoreKeys:
     master: bytes
     sealing: SealingPrivateKey
     licence: Ed25519PrivateKey
-    tuf: TufKeys
+    tuf: TufKeyring

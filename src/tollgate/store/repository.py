@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -56,10 +55,12 @@ from tuf.api.serialization.json import JSONSerializer
 
 from tollgate.store.blobs import BlobStore
 from tollgate.store.db import StoreDocument, TufMetadata
+from tollgate.store.tuf_keys import TufKeyring
 
 Clock = Callable[[], dt.datetime]
 
 TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
+ROTATABLE = ("root", "targets", "products", "snapshot", "timestamp")
 PRODUCT_ROLE_PREFIX = "products."
 CATALOG_ROLE = "catalog"
 DOCUMENT_ROLES = {"descriptor.json": "targets", "catalog.json": CATALOG_ROLE}
@@ -90,47 +91,6 @@ def store_target(name: str) -> str:
     return f"store/{name}"
 
 
-@dataclass(frozen=True)
-class TufKeys:
-    """The repository's signing keys. The embedded default keeps them all in the store folder
-    (``keys/tuf/``); DESIGN.md wants root offline and product keys with the vendor."""
-
-    root: tuple[Ed25519PrivateKey, ...]
-    targets: Ed25519PrivateKey
-    products: Ed25519PrivateKey
-    snapshot: Ed25519PrivateKey
-    timestamp: Ed25519PrivateKey
-
-    NAMES = ("root-1", "root-2", "targets", "products", "snapshot", "timestamp")
-
-    @classmethod
-    def generate(cls) -> TufKeys:
-        new = Ed25519PrivateKey.generate
-        return cls((new(), new()), new(), new(), new(), new())
-
-    @classmethod
-    def load(cls, read: Callable[[str], bytes]) -> TufKeys:
-        keys = {n: Ed25519PrivateKey.from_private_bytes(read(f"{n}.key")) for n in cls.NAMES}
-        return cls(
-            (keys["root-1"], keys["root-2"]),
-            keys["targets"],
-            keys["products"],
-            keys["snapshot"],
-            keys["timestamp"],
-        )
-
-    def files(self) -> dict[str, bytes]:
-        keys = [*self.root, self.targets, self.products, self.snapshot, self.timestamp]
-        return {f"{n}.key": k.private_bytes_raw() for n, k in zip(self.NAMES, keys, strict=True)}
-
-    def for_role(self, role: str) -> list[Ed25519PrivateKey]:
-        if role == "root":
-            return list(self.root)
-        if role.startswith(PRODUCT_ROLE_PREFIX) or role == CATALOG_ROLE:
-            return [self.products]
-        return [{"targets": self.targets, "snapshot": self.snapshot}.get(role, self.timestamp)]
-
-
 def public(key: Ed25519PrivateKey) -> SSlibKey:
     return SSlibKey.from_crypto(key.public_key())
 
@@ -143,7 +103,7 @@ def _role_kind(role: str) -> str:
 class Repository:
     """Reads and writes the store's TUF metadata through a SQLAlchemy session."""
 
-    def __init__(self, keys: TufKeys, blobs: BlobStore, clock: Clock) -> None:
+    def __init__(self, keys: TufKeyring, blobs: BlobStore, clock: Clock) -> None:
         self.keys, self.blobs, self.clock = keys, blobs, clock
 
     # -- reading ------------------------------------------------------------------------------
@@ -172,10 +132,30 @@ class Repository:
     def _expires(self, role: str) -> dt.datetime:
         return (self.clock() + EXPIRY[_role_kind(role)]).replace(microsecond=0)
 
-    def _store(self, s: Session, md: Metadata[Any], role: str) -> None:
+    def _signing_keys(self, s: Session, md: Metadata[Any], role: str) -> list[Ed25519PrivateKey]:
+        """The keys the current metadata names for ``role`` (root signs with its own)."""
+        if isinstance(md.signed, Root):
+            ids = md.signed.roles["root"].keyids
+        elif role in TOP_LEVEL:
+            ids = self._require(s, "root").signed.roles[role].keyids
+        else:
+            delegations = self._require(s, "targets").signed.delegations
+            if delegations is None or delegations.roles is None:
+                raise LookupError("the top-level targets metadata has no delegations")
+            ids = delegations.roles[role].keyids
+        return [self.keys.key(i) for i in ids]
+
+    def _store(
+        self,
+        s: Session,
+        md: Metadata[Any],
+        role: str,
+        also: list[Ed25519PrivateKey] | None = None,
+    ) -> None:
+        """Sign ``md`` with its role's keys (and ``also``: the old root keys in a rotation)."""
         md.signed.expires = self._expires(role)
         md.signatures.clear()
-        for key in self.keys.for_role(role):
+        for key in [*self._signing_keys(s, md, role), *(also or [])]:
             md.sign(CryptoSigner(key), append=True)
         s.add(
             TufMetadata(
@@ -190,12 +170,10 @@ class Repository:
     def initialise(self, s: Session, documents: Mapping[str, bytes]) -> None:
         """Root, targets (the descriptor), the catalog role, snapshot and timestamp."""
         root = Root(consistent_snapshot=True)
-        for key in self.keys.root:
-            root.add_key(public(key), "root")
+        for role in TOP_LEVEL:
+            for key in self.keys.of_role(role):
+                root.add_key(public(key), role)
         root.roles["root"].threshold = ROOT_THRESHOLD
-        root.add_key(public(self.keys.targets), "targets")
-        root.add_key(public(self.keys.snapshot), "snapshot")
-        root.add_key(public(self.keys.timestamp), "timestamp")
         self._store(s, Metadata(root), "root")
         targets = Targets()
         targets.delegations = Delegations(keys={}, roles={})
@@ -245,14 +223,75 @@ class Repository:
             raise LookupError("the top-level targets metadata has no delegations")
         if role in delegations.roles:
             return False
-        key = public(self.keys.products)
-        delegations.keys[key.keyid] = key
-        delegations.roles[role] = DelegatedRole(role, [key.keyid], 1, True, paths=paths)
+        catalog = delegations.roles.get(CATALOG_ROLE)
+        if catalog is None:  # the first delegation: the products key starts here
+            key = public(self.keys.of_role("products")[0])
+            delegations.keys[key.keyid] = key
+            keyids = [key.keyid]
+        else:
+            keyids = list(catalog.keyids)
+        delegations.roles[role] = DelegatedRole(role, keyids, 1, True, paths=paths)
         for path in paths:  # a repository made before this role listed it at the top
             top.signed.targets.pop(path, None)
         top.signed.version += 1
         self._store(s, top, "targets")
         return True
+
+    def rotate(self, s: Session, roles: Iterable[str]) -> list[str]:
+        """New keys for ``roles`` (any of root, targets, products, snapshot, timestamp): a new
+        root version signed by the old root keys and the new ones, every metadata the rotated
+        keys sign re-signed, a new snapshot and timestamp. Returns the ids of the retired keys,
+        whose files the caller removes once this transaction is committed."""
+        wanted = set(roles)
+        unknown = wanted - set(ROTATABLE)
+        if unknown or not wanted:
+            raise ValueError(f"roles to rotate are among {', '.join(ROTATABLE)}")
+        root = self._require(s, "root")
+        old_root = [self.keys.key(i) for i in root.signed.roles["root"].keyids]
+        retired: list[str] = []
+        for role in TOP_LEVEL:
+            if role not in wanted:
+                continue
+            for kid in list(root.signed.roles[role].keyids):
+                root.signed.revoke_key(kid, role)
+                retired.append(kid)
+            for _ in range(ROOT_THRESHOLD if role == "root" else 1):
+                key = Ed25519PrivateKey.generate()
+                self.keys.add(role, key)
+                root.signed.add_key(public(key), role)
+        root.signed.version += 1
+        self._store(s, root, "root", also=old_root if "root" in wanted else None)
+        changed = []
+        if "products" in wanted:
+            retired += self._rotate_delegation_key(s)
+            changed.append("targets")
+            resign = self._delegated_roles(s)
+        else:
+            resign = ["targets"] if "targets" in wanted else []
+        for role in resign:
+            md = self._require(s, role)
+            md.signed.version += 1
+            self._store(s, md, role)
+        self._commit(s, changed + resign)
+        return retired
+
+    def _rotate_delegation_key(self, s: Session) -> list[str]:
+        """One new products key for every delegated role, named in a new targets version
+        (stored before the roles are re-signed with it)."""
+        top = self._require(s, "targets")
+        delegations = top.signed.delegations
+        if delegations is None or delegations.roles is None:
+            raise LookupError("the top-level targets metadata has no delegations")
+        key = Ed25519PrivateKey.generate()
+        self.keys.add("products", key)
+        new = public(key)
+        retired = list(delegations.keys)
+        delegations.keys = {new.keyid: new}
+        for delegated in delegations.roles.values():
+            delegated.keyids = [new.keyid]
+        top.signed.version += 1
+        self._store(s, top, "targets")
+        return retired
 
     def fresh_timestamp(self, s: Session) -> bytes:
         """The timestamp to serve: re-signed (with a fresh snapshot when that is due too) when
