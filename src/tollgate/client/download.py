@@ -48,14 +48,6 @@ class Part:
         return self.offset + self.length
 
 
-@dataclass(frozen=True)
-class Transfer:
-    """What one fetch moved: bytes over the wire, and bytes found already on disk."""
-
-    received: int
-    reused: int
-
-
 def signed_parts(raw: Any, length: int, digest: str) -> tuple[Part, ...]:
     """The parts of a TUF entry (``[{length, sha256}, …]``) as offsets into the file; they
     must add up to the target's signed length. Raises ValueError."""
@@ -85,15 +77,15 @@ def fetch_file(
     progress: Progress | None = None,
     retries: int = RETRIES,
     sleep: Callable[[float], None] = time.sleep,
-) -> Transfer:
-    """Fetch the file ``digest`` made of ``parts`` into ``dest``."""
+) -> int:
+    """Fetch the file ``digest`` made of ``parts`` into ``dest``; return the bytes received
+    (not those a previous run left on disk)."""
     size = parts[-1].end if parts else 0
     partial = dest.with_name(dest.name + ".part")
     partial.parent.mkdir(parents=True, exist_ok=True)
     try:
         with _open_partial(partial) as fh:
-            reused = _verified_prefix(fh, parts)
-            state = _Receiving(fh, parts, reused, digest)
+            state = _Receiving(fh, parts, _verified_prefix(fh, parts), digest)
             attempt = 0
             while state.have < size:
                 try:
@@ -128,7 +120,7 @@ def fetch_file(
             ) from exc
         raise
     os.replace(partial, dest)
-    return Transfer(state.received, reused)
+    return state.received
 
 
 def _open_partial(path: Path) -> BinaryIO:

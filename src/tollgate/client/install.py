@@ -305,9 +305,9 @@ def _fetch_whole(api: StoreAPI, f: PlannedFile, dest: Path, progress: Progress) 
     """Fetch ``f`` in its parts and, if compressed, decompress it into ``dest``; returns the
     bytes received."""
     if f.compression == "none":
-        return fetch_file(api, f.digest, f.parts, dest, progress=progress).received
+        return fetch_file(api, f.digest, f.parts, dest, progress=progress)
     packed = dest.with_name(dest.name + ".zst")
-    received = fetch_file(api, f.digest, f.parts, packed, progress=progress).received
+    received = fetch_file(api, f.digest, f.parts, packed, progress=progress)
     try:
         with packed.open("rb") as source:
             _write_checked(dest, zstd.decompress_stream(source, f.installed_size), f)
@@ -329,7 +329,7 @@ def _patched(
     """Rebuild ``f`` from the installed ``old`` file and a signed patch; returns the bytes
     received. Any failure leaves ``dest`` absent (the caller fetches the whole file)."""
     delta = dest.with_name(dest.name + ".patch")
-    received = fetch_file(api, patch.digest, patch.parts, delta, progress=progress).received
+    received = fetch_file(api, patch.digest, patch.parts, delta, progress=progress)
     try:
         base = old.read_bytes()
         if hashlib.sha256(base).hexdigest() != patch.base:

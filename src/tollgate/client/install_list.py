@@ -67,17 +67,12 @@ class PlannedFile:
     def patch_from(self, base: str) -> PlannedPatch | None:
         return next((p for p in self.patches if p.base == base), None)
 
-    @property
-    def kind(self) -> str:
-        return "core" if self.addon is None else "add-on"
-
 
 @dataclass(frozen=True)
 class VerifiedInstallList:
     product: str
     version: str
     entry_point: str
-    summary: str
     notice: str | None
     requires: tuple[str, ...]
     files: tuple[PlannedFile, ...]
@@ -86,9 +81,6 @@ class VerifiedInstallList:
     @property
     def core(self) -> list[PlannedFile]:
         return [f for f in self.files if f.addon is None]
-
-    def addon_files(self, addon: str) -> list[PlannedFile]:
-        return [f for f in self.files if f.addon == addon]
 
 
 def fetch_install_list(
@@ -137,7 +129,6 @@ def verify_install_list(
         product=product,
         version=listed.version,
         entry_point=str(release.get("entry")),
-        summary=str(release.get("summary") or ""),
         notice=notes or None,
         requires=requires,
         files=files,
