@@ -7,7 +7,7 @@ import functools
 import getpass
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -15,11 +15,18 @@ import typer
 
 from tollgate.cli.output import console, emit_json, errors, fail, transfer_progress
 from tollgate.cli.store_commands import store_app
-from tollgate.client.account import Account, find_account, load_account, match_account
+from tollgate.client.account import (
+    Account,
+    Unlocked,
+    find_account,
+    load_account,
+    match_account,
+)
+from tollgate.client.addon_update import AddOnUpdate, apply_addon_update, plan_addon_updates
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog, browse
 from tollgate.client.errors import ClientError, UsageError
-from tollgate.client.install import Plan, apply_plan, plan_install, recover
+from tollgate.client.install import Change, Plan, apply_plan, plan_install, recover
 from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.registration import Registration
 from tollgate.client.registration import register as register_customer
@@ -205,11 +212,11 @@ def _recover() -> None:
         errors.print(f"recovered an interrupted install: {line}")
 
 
-def _describe(plan: Plan) -> str:
-    if plan.up_to_date:
-        return f"{plan.product} {plan.version} is up to date"
+def _describe(
+    name: str, installed: str | None, available: str, changes: Sequence[Change], fetch: int
+) -> str:
     counts: dict[str, int] = {}
-    for c in plan.changes:
+    for c in changes:
         counts[c.action] = counts.get(c.action, 0) + 1
     what = ", ".join(
         f"{counts[a]} {label}"
@@ -223,9 +230,27 @@ def _describe(plan: Plan) -> str:
         if counts.get(a)
     )
     return (
-        f"{plan.product} {plan.installed or '(not installed)'} -> {plan.version}: {what} "
-        f"file(s); {plan.fetch_bytes:,} bytes to fetch"
+        f"{name} {installed or '(not installed)'} -> {available}: {what} file(s); "
+        f"{fetch:,} bytes to fetch"
     )
+
+
+def _describe_plan(plan: Plan) -> str:
+    if plan.up_to_date:
+        return f"{plan.product} {plan.version} is up to date"
+    return _describe(plan.product, plan.installed, plan.version, plan.changes, plan.fetch_bytes)
+
+
+def _describe_addon(a: AddOnUpdate) -> str:
+    name = f"{a.product} add-on {a.addon}"
+    if a.up_to_date:
+        return f"{name} {a.installed} is up to date"
+    if a.new_revision:
+        return (
+            f"{name} stays at {a.installed}: {a.available} brings revision {a.revision}, a new "
+            f"purchase (`tollgate buy {a.product} {a.addon}`)"
+        )
+    return _describe(name, a.installed, a.available, a.changes, a.fetch_bytes) + ", no charge"
 
 
 @app.command()
@@ -272,7 +297,7 @@ def update(
         with StoreAPI(account.url) as api:
             plan = plan_install(G.home, api, account, p.name)
             if not as_json:
-                console.print(_describe(plan))
+                console.print(_describe_plan(plan))
                 if plan.listed.notice and not plan.up_to_date:
                     console.print(f"  notice: {plan.listed.notice}")
             entry = plan.to_json()
@@ -282,11 +307,42 @@ def update(
                 entry["fetched"] = done.fetched_bytes
                 if not as_json:
                     console.print(f"Updated {p.name} to {done.version} in {done.path}")
+            entry["addons"] = _update_addons(api, account, plan, dry_run, as_json)
             report.append(entry)
     if as_json:
         emit_json(report)
     elif not installed:
         console.print("Nothing installed.")
+
+
+def _update_addons(
+    api: StoreAPI, account: Account, plan: Plan, dry_run: bool, as_json: bool
+) -> list[dict[str, Any]]:
+    """Bring the product's bought add-ons to its current release where that is free."""
+    updates = plan_addon_updates(G.home, account.store_id, plan.listed)
+    report = []
+    keys: Unlocked | None = None
+    for a in updates:
+        if not as_json:
+            console.print("  " + _describe_addon(a))
+        entry = a.to_json()
+        if not dry_run and not a.up_to_date and not a.new_revision:
+            keys = keys or _unlock(account)
+            with transfer_progress(f"{a.addon} {a.available}", not as_json) as bar:
+                done = apply_addon_update(G.home, api, account, keys, a, bar)
+            entry["fetched"] = done.fetched_bytes
+            if not as_json:
+                console.print(f"  Updated add-on {a.addon} to {done.version}")
+        report.append(entry)
+    return report
+
+
+def _unlock(account: Account) -> Unlocked:
+    """The account's keys, asking for its password when it has one and none was given."""
+    password = os.environ.get("TOLLGATE_PASSWORD")
+    if password is None and _has_password(account):
+        password = ask_password(confirm=False)
+    return account.unlock(G.home, password)
 
 
 @app.command()
@@ -300,7 +356,6 @@ def buy(
 ) -> None:
     """Buy an add-on with the card on file: charged once, delivered encrypted."""
     account = find_account(G.home, store)
-    password = os.environ.get("TOLLGATE_PASSWORD")
     with StoreAPI(account.url) as api:
         cat = account_catalog(api, G.home, account)
         info = cat.addon(product, addon)
@@ -310,9 +365,7 @@ def buy(
             typer.confirm(
                 f"Buy {product} {addon} for {info['price']} {info['currency']}?", abort=True
             )
-        if password is None and _has_password(account):
-            password = ask_password(confirm=False)
-        pk = account.unlock_purchase_key(G.home, password)
+        pk = _unlock(account).purchase_key
         with transfer_progress(f"{product} {addon}", not as_json) as bar:
             done = buy_addon(
                 G.home, api, account, cat, product, addon, purchase_key=pk, progress=bar

@@ -65,8 +65,8 @@ class Account:
     def save(self, home: ClientHome) -> None:
         write_json(home.account_path(self.store_id), self.to_json())
 
-    def unlock_purchase_key(self, home: ClientHome, password: str | None) -> bytes:
-        """Open the key file with this machine (and password) and derive ``PK``."""
+    def unlock(self, home: ClientHome, password: str | None) -> Unlocked:
+        """Open the key file with this machine (and password): ``K`` and ``PK`` derived from it."""
         try:
             kf = KeyFile.from_bytes(home.keyfile_path(self.store_id).read_bytes())
         except OSError as exc:
@@ -88,7 +88,21 @@ class Account:
             raise IntegrityFailure(
                 f"{exc}: purchases are possible only from the machine that registered"
             ) from exc
-        return purchase_key(customer_key, self.store_id, self.customer_id, pw_key)
+        return Unlocked(
+            customer_key, purchase_key(customer_key, self.store_id, self.customer_id, pw_key)
+        )
+
+    def unlock_purchase_key(self, home: ClientHome, password: str | None) -> bytes:
+        return self.unlock(home, password).purchase_key
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """The customer's keys, opened for one command: ``K`` (licence keys derive from it) and the
+    purchase key ``PK`` that signs requests."""
+
+    customer_key: bytes
+    purchase_key: bytes
 
 
 def accounts(home: ClientHome) -> list[Account]:

@@ -183,7 +183,7 @@ def apply_plan(
         dest = staging / Path(*safe_relative(f.name).parts)
         dest.parent.mkdir(parents=True, exist_ok=True)
         before = old.get(f.name)
-        if _holds(dest, f.installed_digest) or _reuse(before, dest, f.installed_digest):
+        if holds(dest, f.installed_digest) or _reuse(before, dest, f.installed_digest):
             reused += 1
             continue
 
@@ -244,7 +244,7 @@ def recover(home: ClientHome) -> list[str]:
     done = []
     for entry in state.journal():
         complete = entry.target.is_dir() and all(
-            _holds(entry.target / Path(*safe_relative(f["name"]).parts), f["digest"])
+            holds(entry.target / Path(*safe_relative(f["name"]).parts), f["digest"])
             for f in entry.plan["files"]
         )
         if complete:
@@ -455,7 +455,8 @@ def _delete_journal(conn: sqlite3.Connection, entry: JournalEntry) -> None:
     )
 
 
-def _holds(path: Path, digest: str) -> bool:
+def holds(path: Path, digest: str) -> bool:
+    """Whether ``path`` is a file whose SHA-256 is ``digest``."""
     if not path.is_file():
         return False
     h = hashlib.sha256()
@@ -467,11 +468,16 @@ def _holds(path: Path, digest: str) -> bool:
 
 def _reuse(old: InstalledFile | None, dest: Path, digest: str) -> bool:
     """Link (or copy) an unchanged file from the installed version, if it is still intact."""
-    if old is None or old.digest != digest or not _holds(old.path, digest):
+    if old is None or old.digest != digest or not holds(old.path, digest):
         return False
+    return link_or_copy(old.path, dest)
+
+
+def link_or_copy(source: Path, dest: Path) -> bool:
+    """Put ``source``'s content at ``dest``: a hard link where the file system allows one."""
     dest.unlink(missing_ok=True)
     try:
-        os.link(old.path, dest)
+        os.link(source, dest)
     except OSError:
-        shutil.copy2(old.path, dest)
+        shutil.copy2(source, dest)
     return True

@@ -14,6 +14,7 @@ Checks, in order, each failing with exit status 4 and nothing installed:
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +34,16 @@ COMPRESSIONS = ("none", "zstd")
 
 @dataclass(frozen=True)
 class PlannedPatch:
-    """A signed patch from the installed file ``base`` (SHA-256) to a planned file."""
+    """A signed patch from the installed file ``base`` (SHA-256) to a planned file. An
+    encrypted add-on's patch carries the stream header of the file it makes."""
 
     target: str
     base: str
     digest: str
     size: int
     parts: tuple[Part, ...]
+    encrypted: bool = False
+    stream_header: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,19 @@ def _patch(
         ):
             raise ValueError("it does not make this file from its base")
         parts = signed_parts(entry["parts"], info.length, info.hashes["sha256"])
+        header = entry.get("stream_header")
+        encrypted = bool(entry.get("encrypted"))
+        if encrypted != (header is not None):
+            raise ValueError("an encrypted patch needs the stream header of what it makes")
+        stream_header = None if header is None else base64.b64decode(header, validate=True)
     except (KeyError, TypeError, ValueError) as exc:
         raise IntegrityFailure(f"the signed entry of {offer.target} is unusable: {exc}") from exc
-    return PlannedPatch(info.path, named.patch_base, info.hashes["sha256"], info.length, parts)
+    return PlannedPatch(
+        info.path,
+        named.patch_base,
+        info.hashes["sha256"],
+        info.length,
+        parts,
+        encrypted,
+        stream_header,
+    )

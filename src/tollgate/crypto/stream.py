@@ -39,6 +39,7 @@ MAX_CHUNK_SIZE = 16 * 1024 * 1024
 MAX_FILE_ID = 1024
 # magic, version (u8), chunk size (u32), salt, file-id length (u16)
 _FIXED = struct.Struct(f">8sBI{SALT_SIZE}sH")
+MAX_HEADER_SIZE = _FIXED.size + MAX_FILE_ID + COMMITMENT_SIZE
 
 
 class Writable(Protocol):

@@ -276,23 +276,24 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
         return {"licences": await run(load)}
 
+    def _files_of(s: Session, digest: str) -> list[ReleasedFile]:
+        """The released files a blob is, or is a patch to."""
+        rows = list(s.scalars(select(ReleasedFile).where(ReleasedFile.digest == digest)))
+        patched = select(Patch.file_id).where(Patch.digest == digest)
+        return rows + list(s.scalars(select(ReleasedFile).where(ReleasedFile.id.in_(patched))))
+
     def _public(digest: str) -> bool:
-        """Whether anyone may fetch the blob: core files, free add-ons and patches (of core
-        files) are public; encrypted add-ons go only to customers who bought them."""
+        """Whether anyone may fetch the blob: core files, free add-ons and their patches are
+        public; encrypted add-ons and their patches go only to customers who bought them."""
         with ctx.sessions() as s:
-            rows = s.scalars(select(ReleasedFile).where(ReleasedFile.digest == digest)).all()
-            if any(not r.encrypted for r in rows):
-                return True
-            if rows:
-                return False
-            if s.scalars(select(Patch.id).where(Patch.digest == digest)).first() is not None:
-                return True
-        raise StoreError("not_found", "no released file has this digest")
+            rows = _files_of(s, digest)
+            if not rows:
+                raise StoreError("not_found", "no released file has this digest")
+            return any(not r.encrypted for r in rows)
 
     def _check_entitled(customer_id: str, digest: str) -> None:
         with ctx.sessions() as s:
-            rows = s.scalars(select(ReleasedFile).where(ReleasedFile.digest == digest)).all()
-            for r in rows:
+            for r in _files_of(s, digest):
                 paid = s.scalars(
                     select(Order.id)
                     .join(Licence, Licence.order_id == Order.id)

@@ -131,12 +131,21 @@ class ReleasedFile(Base):
 
     @property
     def installed_digest(self) -> str:
-        """SHA-256 of the file as installed: decompressed (or, for add-ons, as stored)."""
+        """SHA-256 of the file as installed: decompressed, or for encrypted add-ons (kept
+        encrypted in the client's vault) as stored. ``plain_digest`` of an encrypted file is
+        the plaintext's, known only to the store, which reuses unchanged ciphertext by it."""
+        if self.encrypted:
+            return self.digest
         return self.plain_digest or self.digest
 
 
 class Patch(Base):
-    """A zstd patch-from delta that turns an earlier release's file into ``file``."""
+    """A zstd patch-from delta that turns an earlier release's file into ``file``.
+
+    For an encrypted add-on the delta is between plaintexts and is itself encrypted under the
+    new file's content key; ``stream_header`` is the new file's stream header, with which the
+    client re-encrypts what it rebuilt into exactly the published (signed) ciphertext.
+    """
 
     __tablename__ = "patches"
     __table_args__ = (UniqueConstraint("file_id", "base_digest"),)
@@ -147,6 +156,7 @@ class Patch(Base):
     digest: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    stream_header: Mapped[bytes | None] = mapped_column(LargeBinary)
     file: Mapped[ReleasedFile] = relationship(back_populates="patches")
 
 
@@ -167,6 +177,7 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3))
     charge_id: Mapped[str | None] = mapped_column(String(64))
     failure_code: Mapped[str | None] = mapped_column(String(64))
+    upgrade_of: Mapped[str | None] = mapped_column(String(40))  # the paid order it extends
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 

@@ -41,6 +41,7 @@ _CODES = [
     Code("card_declined", 402, "The card was declined", Exit.REFUSED),
     Code("payment_failed", 402, "The payment failed", Exit.REFUSED),
     Code("not_for_sale", 409, "This add-on is not for sale", Exit.REFUSED),
+    Code("not_an_upgrade", 409, "This add-on is a new purchase, not an update", Exit.REFUSED),
     Code("idempotency_key_reused", 422, "Idempotency-Key reused for another request", Exit.REFUSED),
     Code("order_in_progress", 409, "The same order is still being processed", Exit.REFUSED),
     Code(

@@ -41,6 +41,11 @@ class SealedRegistration(Strict):
 
 
 class OrderRequest(Strict):
+    """An order for an add-on of one release. With ``upgrade`` the store only ever makes a free
+    update of a revision the customer bought in another release, and refuses rather than
+    charge: what ``tollgate update`` sends, so an update never buys anything."""
+
     product: str = Field(max_length=100)
     addon: str = Field(max_length=100)
     version: str = Field(max_length=64)
+    upgrade: bool = False

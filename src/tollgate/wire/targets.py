@@ -5,7 +5,8 @@ or ``addon.<name>``, and the file's path inside the product is percent-encoded w
 slashes too) because TUF matches delegation patterns one path segment at a time, so every
 product target has exactly four segments and ``<product>/*/*/*`` delegates them all.
 A patch is ``<product>/<version>/patch.<base sha256>/<quoted path>``: it turns the installed file
-whose SHA-256 is ``base`` into this release's file at ``path``.
+whose SHA-256 is ``base`` into this release's file at ``path`` (for an encrypted add-on, ``base``
+is the SHA-256 of the ciphertext in the customer's vault).
 Each release also has a *release target*, ``<product>/<version>/release/release.json``, whose
 ``custom`` carries what is true of the release as a whole: summary, notes (the install list's
 notice), entry point and requirements. Its bytes are the canonical JSON of that same ``custom``.
@@ -42,6 +43,12 @@ def release_target(product: str, version: str) -> str:
 
 def patch_target(product: str, version: str, base: str, path: str) -> str:
     return f"{product}/{version}/{PATCH_PREFIX}{base}/{quote(path, safe='')}"
+
+
+def patch_stream_id(stream_id: str, base: str) -> str:
+    """The content-stream file id of an encrypted add-on patch: the new file's stream id and the
+    SHA-256 of the ciphertext it patches, so each patch has its own stream keys."""
+    return f"{stream_id}#patch.{base}"
 
 
 @dataclass(frozen=True)

@@ -74,12 +74,14 @@ def patch_target_of(p: Patch) -> str:
 
 
 def patch_entry(p: Patch) -> dict[str, Any]:
-    """A patch's signed facts: which installed file it applies to, and what it makes."""
+    """A patch's signed facts: which installed file it applies to, and what it makes. An
+    add-on's patch is encrypted, and carries the stream header of the file it makes."""
     f = p.file
     return {
         "product": f.release.product.name,
         "kind": "patch",
         "name": f.path,
+        "addon": f.addon_name,
         "version": f.release.version,
         "base_sha256": p.base_digest,
         "base_version": p.base_version,
@@ -87,6 +89,10 @@ def patch_entry(p: Patch) -> dict[str, Any]:
         "size": f.plain_size,
         "parts": list(p.parts),
         "compression": "zstd-patch",
+        "encrypted": f.encrypted,
+        "stream_header": None
+        if p.stream_header is None
+        else base64.b64encode(p.stream_header).decode(),
     }
 
 

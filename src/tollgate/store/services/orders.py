@@ -13,6 +13,10 @@
 
 A failed charge marks the order failed; the same Idempotency-Key replays that failure, a new
 one (the customer trying again) starts a new attempt on the same order.
+
+Add-ons are sold by function and revision: a customer who paid for an add-on's revision gets the
+same revision in any other release of the product as an order of amount 0 (``upgrade_of`` names
+the paid order), with a licence of its own for that release.
 """
 
 from __future__ import annotations
@@ -98,6 +102,27 @@ def _check_sale(addon: AddOn, customer: Customer) -> None:
             )
 
 
+def _same_revision_bought(s: Session, customer_id: str, addon: AddOn) -> str | None:
+    """The paid order by which the customer already owns this add-on's function and revision
+    (in another release of the product), if any: a new release of what was bought is free; a
+    new revision is a new purchase."""
+    release = addon.release
+    return s.scalars(
+        select(Order.id)
+        .join(AddOn, AddOn.id == Order.addon_id)
+        .join(Release, Release.id == AddOn.release_id)
+        .where(
+            Order.customer_id == customer_id,
+            Order.status == "paid",
+            Release.product_id == release.product_id,
+            AddOn.name == addon.name,
+            AddOn.function == addon.function,
+            AddOn.revision == addon.revision,
+        )
+        .order_by(Order.created_at)
+    ).first()
+
+
 def _rowcount(s: Session, statement: Update) -> int:
     """Rows an UPDATE changed: the compare-and-set result."""
     result = s.execute(statement)
@@ -148,6 +173,13 @@ class OrderService:
                     return same_key[0]
                 if existing:
                     return self._retry_if_failed(s, existing[0], idem, digest)
+                bought = _same_revision_bought(s, customer_id, addon)
+                if order.upgrade and bought is None:
+                    raise StoreError(
+                        "not_an_upgrade",
+                        f"{order.product} {order.version} {addon.name} is revision "
+                        f"{addon.revision}, which this customer has not bought: buy it",
+                    )
                 now = self._clock()
                 row = Order(
                     id="ord_" + secrets.token_hex(12),
@@ -157,8 +189,9 @@ class OrderService:
                     request_hash=digest,
                     status="pending",
                     attempt=1,
-                    amount=addon.price,
+                    amount=0 if bought else addon.price,
                     currency=addon.currency,
+                    upgrade_of=bought,
                     created_at=now,
                     updated_at=now,
                 )

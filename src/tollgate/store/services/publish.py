@@ -1,25 +1,29 @@
 """Publishing a product release from its source folder and ``tollgate.toml``.
 
-Core files are stored as they are. Paid add-on files are encrypted once, each under its own
-random content key (sealed under the master key in the database), as a content stream whose
-file id names store, product, version, add-on and path. Free add-ons (price 0) are stored
-unencrypted. Blobs are written first (content-addressed, so an interrupted publish leaves only
-unreferenced blobs); the database rows and the new TUF metadata go in one transaction.
+Core files are stored zstd-compressed when that makes them smaller. Paid add-on files are
+encrypted once, each under its own random content key (sealed under the master key in the
+database), as a content stream whose file id names store, product, version, add-on and path; a
+file unchanged since an earlier release keeps that release's ciphertext. Free add-ons (price 0)
+are stored unencrypted. Blobs are written first (content-addressed, so an interrupted publish
+leaves only unreferenced blobs); the database rows and the new TUF metadata go in one
+transaction.
 
 ``[[environment]]`` tables tag the files they select: a file selected by core or an add-on keeps
 its kind and is installed only where one of its tags matches; a file selected only by an
 environment table is a core file for those environments.
 
-Core files are stored zstd-compressed. For each core file that changed, a zstd patch-from delta
-is made from the same file in each of the last ``PATCH_BASES`` releases, and kept only when it
-is clearly smaller than the file (tufup spends minutes on useless deltas of wholly new files).
+For each file that changed, a zstd patch-from delta is made from the same file in each of the
+last ``PATCH_BASES`` releases, and kept only when it is clearly smaller than the file (tufup
+spends minutes on useless deltas of wholly new files). Add-on patches are encrypted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tollgate.crypto import stream
-from tollgate.crypto.keys import seal_secret
+from tollgate.crypto.keys import open_secret, seal_secret
 from tollgate.crypto.stream import Writable
 from tollgate.store.blobs import Blob, BlobStore
 from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
@@ -36,6 +40,7 @@ from tollgate.store.manifest import Manifest, ManifestError, expand, load_manife
 from tollgate.store.repository import Repository
 from tollgate.store.services.catalog import publish_release
 from tollgate.wire import zstd
+from tollgate.wire.targets import patch_stream_id
 
 PATCH_BASES = 2  # patches are made from this many earlier releases
 PATCH_WORTH = 0.5  # a patch is kept only when at most this fraction of the whole file
@@ -107,38 +112,142 @@ def _core(session: Session, blobs: BlobStore, root: Path, rel: str) -> ReleasedF
     )
 
 
-def _installed_bytes(blobs: BlobStore, f: ReleasedFile) -> bytes:
-    with blobs.path(f.digest).open("rb") as fh:
-        if f.compression == "zstd":
-            return b"".join(zstd.decompress_stream(fh, f.plain_size))
-        return fh.read()
+def _content_key(master_key: bytes, f: ReleasedFile) -> bytes:
+    assert f.stream_id is not None and f.content_key_sealed is not None
+    return open_secret(master_key, "content-key", f.stream_id, f.content_key_sealed)
+
+
+def _plaintext(blobs: BlobStore, master_key: bytes, f: ReleasedFile) -> bytes:
+    """A released file's content, in memory: decompressed, or decrypted and verified."""
+    data = blobs.path(f.digest).read_bytes()
+    if f.encrypted:
+        return stream.decrypt(
+            _content_key(master_key, f),
+            data,
+            expected_file_id=f.stream_id,
+            expected_commitment=f.commitment,
+        )
+    if f.compression == "zstd":
+        return b"".join(zstd.decompress_stream(io.BytesIO(data), f.plain_size))
+    return data
+
+
+def _encrypted(
+    blobs: BlobStore,
+    master_key: bytes,
+    source: Path,
+    addon: str,
+    rel: str,
+    stream_id: str,
+    earlier: list[Release],
+) -> ReleasedFile:
+    """A paid add-on file, encrypted under its own random content key. A file whose plaintext
+    is unchanged since one of the ``earlier`` releases keeps that release's ciphertext, key and
+    stream id, so a customer updating the add-on keeps the copy they have."""
+    plain_digest = _sha256_of(source)
+    for release in earlier:
+        for old in release.files:
+            if (old.addon_name, old.path, old.encrypted, old.plain_digest) == (
+                addon,
+                rel,
+                True,
+                plain_digest,
+            ):
+                return ReleasedFile(
+                    addon_name=addon,
+                    path=rel,
+                    stream_id=old.stream_id,
+                    digest=old.digest,
+                    size=old.size,
+                    parts=list(old.parts),
+                    plain_size=old.plain_size,
+                    plain_digest=plain_digest,
+                    encrypted=True,
+                    commitment=old.commitment,
+                    content_key_sealed=old.content_key_sealed,
+                )
+    content_key = secrets.token_bytes(32)
+    commitment = b""
+
+    def produce(out: Writable) -> None:
+        nonlocal commitment
+        with source.open("rb") as fh:
+            commitment = stream.encrypt_file(content_key, stream_id, fh, out)
+
+    blob = blobs.write(produce)
+    return ReleasedFile(
+        addon_name=addon,
+        path=rel,
+        stream_id=stream_id,
+        **_stored(blob),
+        plain_size=source.stat().st_size,
+        plain_digest=plain_digest,
+        encrypted=True,
+        commitment=commitment,
+        content_key_sealed=seal_secret(master_key, "content-key", stream_id, content_key),
+    )
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _patch_bases(row: ReleasedFile, earlier: list[Release]) -> Iterator[tuple[str, ReleasedFile]]:
+    """The same file (same add-on or core, same path) in ``earlier`` releases, once per
+    distinct installed content that differs from ``row``'s, with the version it came from."""
+    seen = {row.installed_digest}
+    for release in earlier:
+        for old in release.files:
+            if (old.addon_name, old.path, old.encrypted) != (
+                row.addon_name,
+                row.path,
+                row.encrypted,
+            ) or old.plain_size > zstd.MAX_PATCH_INPUT:
+                continue
+            if old.installed_digest not in seen:
+                seen.add(old.installed_digest)
+                yield release.version, old
 
 
 def _patches(
-    blobs: BlobStore, root: Path, row: ReleasedFile, earlier: list[Release]
+    blobs: BlobStore, master_key: bytes, root: Path, row: ReleasedFile, earlier: list[Release]
 ) -> list[Patch]:
-    """Patches to ``row`` from the same core file in ``earlier`` releases, each kept only if
-    clearly smaller than the whole (compressed) file."""
+    """Patches to ``row`` from the same file in ``earlier`` releases, each kept only if clearly
+    smaller than the whole file. Deltas are between plaintexts; for an encrypted add-on the
+    delta is encrypted under the new file's content key (its own stream id, so its own AEAD key
+    and nonces) and carries the new file's stream header, with which the client re-encrypts what
+    it rebuilds into exactly the signed ciphertext."""
     if row.plain_size > zstd.MAX_PATCH_INPUT:
         return []
     new = (root / row.path).read_bytes()
+    header: bytes | None = None
+    if row.encrypted:
+        with blobs.path(row.digest).open("rb") as fh:
+            header = stream.parse_header(fh.read(stream.MAX_HEADER_SIZE)).raw
     made: list[Patch] = []
-    for release in earlier:
-        for old in release.files:
-            base = old.installed_digest
-            if (
-                old.addon_name is not None
-                or old.path != row.path
-                or base == row.plain_digest
-                or old.plain_size > zstd.MAX_PATCH_INPUT
-                or any(p.base_digest == base for p in made)
-            ):
-                continue
-            delta = zstd.make_patch(_installed_bytes(blobs, old), new)
-            if len(delta) > PATCH_WORTH * row.size:
-                continue  # not clearly smaller: the client fetches the whole file
-            blob = blobs.write_bytes(delta)
-            made.append(Patch(base_digest=base, base_version=release.version, **_stored(blob)))
+    for base_version, old in _patch_bases(row, earlier):
+        delta = zstd.make_patch(_plaintext(blobs, master_key, old), new)
+        if row.encrypted:
+            assert row.stream_id is not None
+            delta = stream.encrypt(
+                _content_key(master_key, row),
+                patch_stream_id(row.stream_id, old.installed_digest),
+                delta,
+            )
+        if len(delta) > PATCH_WORTH * row.size:
+            continue  # not clearly smaller: the client fetches the whole file
+        made.append(
+            Patch(
+                base_digest=old.installed_digest,
+                base_version=base_version,
+                stream_header=header,
+                **_stored(blobs.write_bytes(delta)),
+            )
+        )
     return made
 
 
@@ -184,48 +293,22 @@ def publish(
             )
 
     version = str(manifest.version)
-    rows = [_core(session, blobs, manifest.root, rel) for rel in core_paths]
-    for spec in manifest.addons:
-        for rel in addon_paths[spec.name]:
-            source = manifest.root / rel
-            if spec.price == 0:  # free add-ons travel unencrypted
-                rows.append(_plain(blobs, manifest.root, rel, spec.name))
-                continue
-            content_key = secrets.token_bytes(32)
-            stream_id = f"{store_id}/{manifest.name}/{version}/{spec.name}/{rel}"
-            commitment = b""
-
-            def produce(
-                out: Writable, src: Path = source, key: bytes = content_key, sid: str = stream_id
-            ) -> None:
-                nonlocal commitment
-                with src.open("rb") as fh:
-                    commitment = stream.encrypt_file(key, sid, fh, out)
-
-            blob = blobs.write(produce)
-            rows.append(
-                ReleasedFile(
-                    addon_name=spec.name,
-                    path=rel,
-                    stream_id=stream_id,
-                    **_stored(blob),
-                    plain_size=source.stat().st_size,
-                    encrypted=True,
-                    commitment=commitment,
-                    content_key_sealed=seal_secret(
-                        master_key, "content-key", stream_id, content_key
-                    ),
-                )
-            )
-
     earlier = (
         sorted(product.releases, key=lambda r: Version(r.version), reverse=True)[:PATCH_BASES]
         if product is not None
         else []
     )
+    rows = [_core(session, blobs, manifest.root, rel) for rel in core_paths]
+    for spec in manifest.addons:
+        for rel in addon_paths[spec.name]:
+            if spec.price == 0:  # free add-ons travel unencrypted
+                rows.append(_plain(blobs, manifest.root, rel, spec.name))
+                continue
+            stream_id = f"{store_id}/{manifest.name}/{version}/{spec.name}/{rel}"
+            source = manifest.root / rel
+            rows.append(_encrypted(blobs, master_key, source, spec.name, rel, stream_id, earlier))
     for row in rows:
-        if row.addon_name is None:
-            row.patches = _patches(blobs, manifest.root, row, earlier)
+        row.patches = _patches(blobs, master_key, manifest.root, row, earlier)
     if product is None:
         product = Product(name=manifest.name)
         session.add(product)
