@@ -38,15 +38,17 @@ def _tollgate(home: Path, machine: str, *args: str) -> int:
 
 
 def _next_release(where: Path) -> Path:
-    """MT 1.1.0: the example with a few more words in its basic word list."""
+    """MT 1.1.0: a few more words in the basic word list and in dic2's dictionary."""
     shutil.copytree(EXAMPLE, where, ignore=shutil.ignore_patterns("__pycache__"))
     manifest = where / "tollgate.toml"
     text = manifest.read_text().replace('version = "1.0.0"', 'version = "1.1.0"', 1)
     manifest.write_text(
-        text.replace('notes = "First release', 'notes = "1.1.0: more basic words. First release')
+        text.replace('notes = "First release', 'notes = "1.1.0: more words. First release')
     )
     with (where / "data" / "basic.tsv").open("a", encoding="utf-8") as fh:
         fh.write("store\t店\nupdate\t更新\npatch\tパッチ\n")
+    with (where / "addons" / "mt_dic2" / "dictionary.tsv").open("a", encoding="utf-8") as fh:
+        fh.write("tollgate\t料金所\n")
     return where
 
 
@@ -115,9 +117,9 @@ def run_demo(keep: Path | None = None) -> int:
                     f"(charge {sale['charge_id']})"
                 )
 
-        _step("8. The vendor publishes MT 1.1.0; the update fetches only a patch of what changed")
+        _step("8. MT 1.1.0 is out: the update fetches patches; the bought dic2 follows free")
         ctx.publish(_next_release(base / "mt-1.1.0"))
-        for args in (("update", "--dry-run"), ("update",), ("run", "MT")):
+        for args in (("update", "--dry-run"), ("update",), ("run", "MT", "--", "tollgate")):
             if _tollgate(home, machine, *args) != 0:
                 console.print(f"[red]demo step failed: tollgate {' '.join(args)}")
                 return 1

@@ -46,6 +46,7 @@ def list_sales(s: Session) -> list[dict[str, Any]]:
             "amount": o.amount,
             "currency": o.currency,
             "charge_id": o.charge_id,
+            "upgrade_of": o.upgrade_of,  # a free update of a paid order to another release
             "paid_at": o.updated_at.isoformat(),
         }
         for o, addon, version, product in rows
