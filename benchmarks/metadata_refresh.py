@@ -26,7 +26,7 @@ from tollgate.store.server import serve_in_thread
 
 
 class Counting(httpx.HTTPTransport):
-    """Counts the body bytes the client receives."""
+    """Counts the body bytes the client receives, as they travel (compressed or not)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -35,7 +35,7 @@ class Counting(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
         response.read()
-        self.received += len(response.content)
+        self.received += response.num_bytes_downloaded
         return response
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import httpx
 import pytest
 import rfc8785
 from securesystemslib.signer import CryptoSigner
@@ -156,3 +157,23 @@ def test_a_new_release_leaves_the_top_level_targets_alone(
         assert account_catalog(api, customer.home, customer.account).product("MT")["version"] == (
             "1.1.0"
         )
+
+
+@pytest.mark.parametrize(
+    ("accept", "compressed"),
+    [("gzip, deflate", True), ("br;q=1.0, gzip;q=0.5", True), ("gzip;q=0", False), ("", False)],
+)
+def test_metadata_travels_gzip_compressed_when_accepted(
+    store: LiveStore, accept: str, compressed: bool
+) -> None:
+    """The signed bytes are the same either way; only what travels shrinks."""
+    version = len(rows(store, "targets"))
+    path = f"/v1/tuf/{version}.targets.json"
+    with httpx.Client(base_url=store.url) as http:
+        response = http.get(path, headers={"Accept-Encoding": accept})
+    assert response.status_code == 200
+    assert response.content == rows(store, "targets")[-1]  # decoded: the signed bytes
+    assert response.headers.get("content-encoding") == ("gzip" if compressed else None)
+    assert "Accept-Encoding" in response.headers["vary"]
+    if compressed:
+        assert response.num_bytes_downloaded < len(response.content)

@@ -1,16 +1,22 @@
 """HTTP routes of the TUF repository (see store/repository.py): metadata by consistent-snapshot
 name, and the store documents by digest. Everything here is public; nothing here is trusted
-until the client's TUF checks pass."""
+until the client's TUF checks pass.
+
+JSON is sent gzip-compressed to clients that accept it: the snapshot names every product's role
+and the catalog every product, so both grow with the store (docs/benchmarks.md). TUF's length
+and hash checks apply to the decoded bytes, as the specification has them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from tollgate.store.db import StoreDocument
 from tollgate.store.services.errors import StoreError
@@ -21,6 +27,28 @@ if TYPE_CHECKING:
 METADATA_NAME = re.compile(r"^([1-9][0-9]{0,9})\.([A-Za-z0-9_.-]{1,120})\.json$")
 DOCUMENT_NAME = re.compile(r"^([0-9a-f]{64})\.([a-z]+\.json)$")
 JSON = "application/json"
+GZIP_FROM = 1024  # smaller bodies are sent as they are
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip (RFC 9110: ``gzip;q=0`` refuses it)."""
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower().removeprefix("q=") if params else "1"
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def json_response(body: bytes, request: Request) -> Response:
+    headers = {"Vary": "Accept-Encoding"}
+    if len(body) >= GZIP_FROM and accepts_gzip(request.headers.get("accept-encoding", "")):
+        packed = gzip.compress(body, compresslevel=6, mtime=0)
+        return Response(packed, media_type=JSON, headers=headers | {"Content-Encoding": "gzip"})
+    return Response(body, media_type=JSON, headers=headers)
 
 
 def tuf_router(ctx: StoreContext) -> APIRouter:
@@ -42,15 +70,15 @@ def tuf_router(ctx: StoreContext) -> APIRouter:
         }
 
     @router.get("/v1/tuf/timestamp.json", summary="TUF timestamp (re-signed before it expires)")
-    async def get_timestamp() -> Response:
+    async def get_timestamp(request: Request) -> Response:
         def fresh() -> bytes:
             with ctx.sessions.begin() as s:
                 return repo.fresh_timestamp(s)
 
-        return Response(await asyncio.to_thread(fresh), media_type=JSON)
+        return json_response(await asyncio.to_thread(fresh), request)
 
     @router.get("/v1/tuf/{file_name}", summary="TUF metadata: VERSION.ROLE.json")
-    async def get_metadata(file_name: str) -> Response:
+    async def get_metadata(file_name: str, request: Request) -> Response:
         match = METADATA_NAME.match(file_name)
         if not match:
             raise StoreError("not_found", "TUF metadata is named VERSION.ROLE.json")
@@ -62,22 +90,25 @@ def tuf_router(ctx: StoreContext) -> APIRouter:
         body = await asyncio.to_thread(read)
         if body is None:
             raise StoreError("not_found", f"no metadata {file_name}")
-        return Response(body, media_type=JSON)
+        return json_response(body, request)
 
     @router.get("/v1/targets/store/{file_name}", summary="A store document: SHA256.NAME")
-    async def get_document(file_name: str) -> FileResponse:
+    async def get_document(file_name: str, request: Request) -> Response:
         match = DOCUMENT_NAME.match(file_name)
         if match is None:
             raise StoreError("not_found", "store documents are named SHA256.NAME")
         digest, name = match.groups()
 
-        def known() -> bool:
+        def read() -> bytes | None:
             with ctx.sessions() as s:
                 row = s.get(StoreDocument, digest)
-                return row is not None and row.name == name
+                if row is None or row.name != name:
+                    return None
+            return repo.blobs.path(digest).read_bytes()
 
-        if not await asyncio.to_thread(known):
+        body = await asyncio.to_thread(read)
+        if body is None:
             raise StoreError("not_found", f"no store document {file_name}")
-        return FileResponse(repo.blobs.path(digest), media_type=JSON)
+        return json_response(body, request)
 
     return router
