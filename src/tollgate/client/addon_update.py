@@ -33,7 +33,7 @@ from tollgate.client.account import Account, Unlocked
 from tollgate.client.api import Progress, Signer, StoreAPI
 from tollgate.client.download import fetch_file
 from tollgate.client.errors import IntegrityFailure
-from tollgate.client.install import Change, holds, link_or_copy
+from tollgate.client.install import Change, compare, fetch_size, holds, link_or_copy
 from tollgate.client.install_list import PlannedFile, PlannedPatch, VerifiedInstallList
 from tollgate.client.purchase import VaultFile, place_order, record_addon
 from tollgate.crypto import CryptoError, stream
@@ -70,7 +70,7 @@ class AddOnUpdate:
 
     @property
     def fetch_bytes(self) -> int:
-        return sum(c.size for c in self.changes if c.action in ("add", "change", "patch"))
+        return fetch_size(self.changes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,21 +110,7 @@ def plan_addon_updates(
         files = tuple(f for f in listed.files if f.addon == name and f.encrypted)
         if not files:
             continue  # not in this release (or free): it stays as it is
-        old = held.get(name, {})
-        changes = []
-        for f in files:
-            before = old.get(f.name)
-            patch = f.patch_from(before.digest) if before else None
-            if before is None:
-                changes.append(Change(f.name, "add", f.size))
-            elif before.digest == f.digest:
-                changes.append(Change(f.name, "keep", f.size))
-            elif patch is not None and before.path.is_file():
-                changes.append(Change(f.name, "patch", patch.size))
-            else:
-                changes.append(Change(f.name, "change", f.size))
-        names = {f.name for f in files}
-        changes += [Change(n, "remove", o.size) for n, o in sorted(old.items()) if n not in names]
+        changes = compare(files, held.get(name, {}))
         updates.append(
             AddOnUpdate(
                 listed.product,

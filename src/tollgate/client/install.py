@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -89,7 +89,7 @@ class Plan:
 
     @property
     def fetch_bytes(self) -> int:
-        return sum(c.size for c in self.changes if c.action in ("add", "change", "patch"))
+        return fetch_size(self.changes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,9 +135,18 @@ def plan_install(
     current = state.product(account.store_id, product)
     old = {f.name: f for f in state.files(account.store_id, product) if f.kind == "core"}
     intact = current is not None and current.path.is_dir()
+    changes = compare(listed.core, old, intact=intact)
+    return Plan(account.store_id, product, current.version if current else None, listed, changes)
+
+
+def compare(
+    listed: Sequence[PlannedFile], held: dict[str, InstalledFile], *, intact: bool = True
+) -> list[Change]:
+    """Each listed file against the one held under its name (``keep`` only if ``intact``),
+    then each held file no longer listed."""
     changes = []
-    for f in listed.core:
-        before = old.get(f.name)
+    for f in listed:
+        before = held.get(f.name)
         patch = f.patch_from(before.digest) if before else None
         if before is None:
             changes.append(Change(f.name, "add", f.size))
@@ -147,9 +156,15 @@ def plan_install(
             changes.append(Change(f.name, "patch", patch.size))
         else:
             changes.append(Change(f.name, "change", f.size))
-    names = {f.name for f in listed.core}
-    changes += [Change(n, "remove", o.size) for n, o in sorted(old.items()) if n not in names]
-    return Plan(account.store_id, product, current.version if current else None, listed, changes)
+    names = {f.name for f in listed}
+    return changes + [
+        Change(n, "remove", o.size) for n, o in sorted(held.items()) if n not in names
+    ]
+
+
+def fetch_size(changes: Iterable[Change]) -> int:
+    """Bytes to fetch for ``changes``."""
+    return sum(c.size for c in changes if c.action in ("add", "change", "patch"))
 
 
 def check_requirements(state: ClientState, store_id: str, plan: Plan) -> None:
