@@ -18,12 +18,11 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
-
 from tollgate.client.api import StoreAPI
 from tollgate.client.download import Part, signed_parts
 from tollgate.client.errors import IntegrityFailure
 from tollgate.client.trust import StoreTrust
+from tollgate.crypto import canonical
 from tollgate.wire import install_list
 from tollgate.wire.environment import Environment
 from tollgate.wire.install_list import MEDIA_TYPE, MalformedInstallList
@@ -203,7 +202,11 @@ def _signed(trust: StoreTrust, target: str, entry: dict[str, Any]) -> tuple[Any,
     """The target's TUF info and ``custom``, which must be ``entry`` exactly."""
     info = trust.target(target)
     # Compared as canonical JSON: the same document, not merely equal-looking values.
-    if rfc8785.dumps(entry) != rfc8785.dumps(info.custom):
+    try:
+        same = canonical.dumps(entry) == canonical.dumps(info.custom)
+    except ValueError as exc:
+        raise IntegrityFailure(f"the install entry for {target} is unusable: {exc}") from exc
+    if not same:
         raise IntegrityFailure(f"the install entry for {target} is not the signed one")
     return info, info.custom
 

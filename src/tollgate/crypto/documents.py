@@ -11,10 +11,10 @@ import base64
 import hashlib
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from tollgate.crypto import canonical
 from tollgate.crypto.errors import SignatureError
 
 
@@ -33,15 +33,8 @@ def public_key_b64(public_key: Ed25519PublicKey) -> str:
     return base64.b64encode(public_key.public_bytes_raw()).decode()
 
 
-def canonical(obj: Any) -> bytes:
-    try:
-        return bytes(rfc8785.dumps(obj))
-    except Exception as exc:  # rfc8785 raises its own errors for floats and huge ints
-        raise ValueError(f"not canonicalisable: {exc}") from exc
-
-
 def sign_document(signed: dict[str, Any], private_key: Ed25519PrivateKey) -> dict[str, Any]:
-    sig = private_key.sign(canonical(signed))
+    sig = private_key.sign(canonical.dumps(signed))
     return {
         "signed": signed,
         "signatures": [
@@ -55,7 +48,7 @@ def verify_document(envelope: Any, public_key: Ed25519PublicKey) -> dict[str, An
     if not isinstance(envelope, dict) or not isinstance(envelope.get("signed"), dict):
         raise SignatureError("not a signed document")
     want = key_id(public_key)
-    body = canonical(envelope["signed"])
+    body = canonical.dumps(envelope["signed"])
     for entry in envelope.get("signatures") or []:
         if not isinstance(entry, dict) or entry.get("keyid") != want:
             continue

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from tollgate.crypto import canonical
 from tollgate.crypto.errors import BindingError, IntegrityError
 from tollgate.crypto.kdf import hkdf
 
@@ -178,7 +178,7 @@ def seal_key(
     inputs = _binding_inputs(binding, machine_id, pw_key)
     salt, nonce = os.urandom(32), os.urandom(12)
     draft = KeyFile(store_id, customer_id, binding, salt, nonce, b"", argon2)
-    aad = rfc8785.dumps(draft.header())
+    aad = canonical.dumps(draft.header())
     ct = _kek(store_id, customer_id, salt, inputs).encrypt(nonce, key, aad)
     return KeyFile(store_id, customer_id, binding, salt, nonce, ct, argon2)
 
@@ -186,7 +186,7 @@ def seal_key(
 def unseal_key(kf: KeyFile, *, machine_id: str | None, password_key: bytes | None) -> bytes:
     """Open a key file. Raises :class:`BindingError` on the wrong machine or password."""
     inputs = _binding_inputs(kf.binding, machine_id, password_key)
-    aad = rfc8785.dumps(kf.header())
+    aad = canonical.dumps(kf.header())
     try:
         return _kek(kf.store_id, kf.customer_id, kf.salt, inputs).decrypt(
             kf.nonce, kf.ciphertext, aad

@@ -17,26 +17,35 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from tollgate.runtime.state import ClientState
 
+APP = "tollgate"
 HOME_ENV = "TOLLGATE_HOME"
 MACHINE_ENV = "TOLLGATE_MACHINE_ID"
 MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 
 
 def default_home() -> Path:
+    """``TOLLGATE_HOME``, else the user's data folder as platformdirs names it, computed with
+    the standard library so that core software (which may not carry platformdirs) and the
+    download program always agree: ``$XDG_DATA_HOME/tollgate`` (``~/.local/share/tollgate``) on
+    Linux and other Unix, ``~/Library/Application Support/tollgate`` on macOS,
+    ``%LOCALAPPDATA%\\tollgate`` on Windows."""
     env = os.environ.get(HOME_ENV)
     if env:
         return Path(env)
-    try:
-        from platformdirs import user_data_dir
-    except ImportError:  # core software need not carry platformdirs
-        return Path.home() / ".local" / "share" / "tollgate"
-    return Path(user_data_dir("tollgate", appauthor=False))
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA")
+        return (Path(local) if local else Path.home() / "AppData" / "Local") / APP
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP
+    xdg = os.environ.get("XDG_DATA_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / APP
 
 
 def machine_id() -> str | None:
@@ -78,8 +87,8 @@ def read_json(path: Path) -> Any:
 
 
 class ClientHome:
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = (root or default_home()).expanduser().resolve()
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = (Path(root) if root is not None else default_home()).expanduser().resolve()
 
     @property
     def state(self) -> ClientState:

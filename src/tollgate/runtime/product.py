@@ -40,7 +40,13 @@ class Product:
         self._home, self._installed, self._addons = home, installed, addons
 
     @classmethod
-    def open(cls, name: str, *, home: Path | None = None, store_id: str | None = None) -> Product:
+    def open(
+        cls,
+        name: str,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        store_id: str | None = None,
+    ) -> Product:
         """Find an installed product by name; when several stores sold it, ``store_id`` (or
         `TOLLGATE_STORE_ID`) says which."""
         client_home = ClientHome(home)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-import rfc8785
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from tollgate.crypto import canonical
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.install_list import build_install_list
 from tollgate.wire.environment import BadEnvironment, Environment
@@ -46,7 +46,7 @@ def install_router(ctx: StoreContext) -> APIRouter:
 
         body = await asyncio.to_thread(build)
         return Response(
-            rfc8785.dumps(body),
+            canonical.dumps(body),
             media_type=MEDIA_TYPE,
             headers={"Cache-Control": "no-store"},
         )

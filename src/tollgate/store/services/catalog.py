@@ -11,12 +11,12 @@ import base64
 import datetime as dt
 from typing import Any
 
-import rfc8785
 from packaging.version import Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tuf.api.metadata import TargetFile
 
+from tollgate.crypto import canonical
 from tollgate.crypto.documents import public_key_b64
 from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
 from tollgate.store.folder import StoreKeys
@@ -25,7 +25,7 @@ from tollgate.wire.targets import file_target, patch_target, release_target
 
 
 def descriptor(keys: StoreKeys, *, store_id: str, name: str) -> bytes:
-    return rfc8785.dumps(
+    return canonical.dumps(
         {
             "type": "store-descriptor",
             "format": 2,
@@ -113,7 +113,7 @@ def release_targets(release: Release) -> list[TargetFile]:
     addons = {a.name: a for a in release.addons}
     entry = release_entry(release)
     path = release_target(release.product.name, release.version)
-    described = TargetFile.from_data(path, rfc8785.dumps(entry), ["sha256"])
+    described = TargetFile.from_data(path, canonical.dumps(entry), ["sha256"])
     described.unrecognized_fields["custom"] = entry
     return (
         [described]
@@ -176,7 +176,7 @@ def _release_json(release: Release) -> dict[str, Any]:
 def catalog(session: Session, *, store_id: str, now: dt.datetime) -> bytes:
     products = session.scalars(select(Product).order_by(Product.name)).all()
     entries = [_release_json(r) for p in products if (r := latest_release(p)) is not None]
-    return rfc8785.dumps(
+    return canonical.dumps(
         {
             "type": "catalog",
             "format": 2,

@@ -34,7 +34,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tollgate.crypto.documents import canonical
+from tollgate.crypto import canonical
 from tollgate.store.db import AddOn, Customer, Licence, Order, Product, Release
 from tollgate.store.folder import StoreKeys
 from tollgate.store.payments import Charge, Gateway, GatewayUnavailable, IdempotencyConflict
@@ -67,7 +67,7 @@ class OrderOutcome:
 
 
 def request_hash(order: OrderRequest) -> str:
-    return hashlib.sha256(canonical(order.model_dump())).hexdigest()
+    return hashlib.sha256(canonical.dumps(order.model_dump())).hexdigest()
 
 
 def _find_addon(s: Session, order: OrderRequest) -> AddOn:
