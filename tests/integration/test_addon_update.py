@@ -178,3 +178,28 @@ def test_addon_patch_failure_falls_back_to_the_whole_file(
     assert done.patched_files == 0 and len(done.patch_fallbacks) == 1
     assert dic2_files(customer)[DICTIONARY] == (tmp_path / "1.1" / DICTIONARY).read_bytes()
     assert "whole files instead of patches" in customer.home.state.history()[0]["detail"]
+
+
+def test_an_update_answered_with_a_charge_is_refused(
+    store: LiveStore, customer: Customer, tmp_path: Path
+) -> None:
+    """A store (or a man in the middle) that answers an update with an amount is reported, and
+    nothing on the machine changes."""
+    purchase(store, customer)
+    store.ctx.publish(release_with_new_words(tmp_path / "1.1", "1.1.0"))
+
+    def charged(request: httpx.Request, real: httpx.Response) -> httpx.Response | None:
+        if request.method == "POST" and request.url.path == "/v1/orders":
+            body = json.loads(real.content) | {"amount": 300}
+            return httpx.Response(real.status_code, json=body)
+        return None
+
+    with StoreAPI(store.url, transport=ManInTheMiddle(tamper=charged)) as api:
+        [update] = update_everything(store, customer, api)
+        keys = customer.account.unlock(customer.home, None)
+        with pytest.raises(ClientError, match="charge of 300"):
+            apply_addon_update(customer.home, api, customer.account, keys, update)
+    bought = customer.home.state.addons(customer.account.store_id, "MT")["dic2"]
+    assert bought.version == "1.0.0"
+    old = (Path(__file__).resolve().parents[2] / "examples" / "mt" / DICTIONARY).read_bytes()
+    assert dic2_files(customer)[DICTIONARY] == old

@@ -74,6 +74,11 @@ def place_order(
         raise IntegrityFailure(f"the store's licence does not verify: {exc}") from exc
     if (licence.product, licence.addon, licence.version) != (product, addon, version):
         raise IntegrityFailure("the store sent a licence for something else")
+    if upgrade and outcome.get("amount") != 0:
+        raise IntegrityFailure(
+            f"the store answered an update with a charge of {outcome.get('amount')} "
+            f"{outcome.get('currency')}: report this to the store"
+        )
     return outcome, licence
 
 
