@@ -148,7 +148,7 @@ def customers(directory: DirArg, as_json: JsonOpt = False) -> None:
 
 @store_app.command("sales")
 def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
-    """Paid orders, one line per charge."""
+    """Paid orders, one line each; a free update names the paid order it extends."""
     ctx = open_store(_folder(directory))
     with ctx.sessions() as s:
         rows = admin.list_sales(s)
@@ -158,7 +158,8 @@ def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
     for r in rows:
         console.print(
             f"{r['paid_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']}  "
-            f"{r['amount']} {r['currency']}  {r['charge_id']}"
+            f"{r['amount']} {r['currency']}  "
+            + (f"update of {r['upgrade_of']}" if r["upgrade_of"] else str(r["charge_id"]))
         )
 
 
