@@ -161,6 +161,13 @@ def store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
         live.ctx.close()
 
 
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background syncs (a test that wants one turns it on) and a fixed OS release."""
+    monkeypatch.setenv("TOLLGATE_BACKGROUND", "0")
+    monkeypatch.setenv("TOLLGATE_OS_RELEASE", "testos 1")
+
+
 MACHINE_A = "machine-a-0000000000000000000001"
 MACHINE_B = "machine-b-0000000000000000000002"
 

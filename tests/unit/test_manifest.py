@@ -35,7 +35,27 @@ def product_with(tmp_path: Path, old: str, new: str) -> Path:
         ('files = ["addons/mt_dic2/**"]', 'files = ["nothing/**"]', "addon[0].files"),
         ('files = ["addons/mt_dic2/**"]', 'files = ["../../etc/*"]', "addon[0].files"),
         ('currency = "JPY"', 'currency = "yen"', "addon[0].currency"),
-        ('policy = { kind = "perpetual" }', 'policy = { kind = "forever" }', "addon[0].policy"),
+        (
+            'policy = { kind = "perpetual" }',
+            'policy = { kind = "forever" }',
+            "addon[0].policy.kind",
+        ),
+        ('policy = { kind = "perpetual" }', "policy = { forever = true }", "addon[0].policy"),
+        ('policy = { kind = "perpetual" }', 'policy = { hours = "25-3" }', "addon[0].policy.hours"),
+        ('policy = { kind = "perpetual" }', 'policy = { hours = "8" }', "addon[0].policy.hours"),
+        ('policy = { kind = "perpetual" }', 'policy = { until = "soon" }', "addon[0].policy.until"),
+        (
+            'policy = { kind = "perpetual" }',
+            "policy = { until = 2027-12-31T10:00:00 }",
+            "addon[0].policy.until",
+        ),
+        ('policy = { kind = "perpetual" }', "policy = { days = 0 }", "addon[0].policy.days"),
+        ('policy = { kind = "perpetual" }', "policy = { uses = -1 }", "addon[0].policy.uses"),
+        (
+            'policy = { kind = "perpetual" }',
+            'policy = { os_release = "yes" }',
+            "addon[0].policy.os_release",
+        ),
         ("[core]", "[kore]", "core"),
         ('name = "MT"', "name = ", "(syntax)"),
     ],
@@ -69,3 +89,21 @@ def test_example_manifest_reads() -> None:
         "dic2",
         300,
     )
+
+
+def test_policy_rules_read_into_their_stored_form(tmp_path: Path) -> None:
+    src = product_with(
+        tmp_path,
+        'policy = { kind = "perpetual" }',
+        'policy = { until = 2027-12-31, days = 30, hours = "20-8", os_release = true, '
+        "uses = 5, per_use = 20 }",
+    )
+    assert load_manifest(src).addons[0].policy == {
+        "until": "2028-01-01T00:00:00+00:00",  # through the last day, UTC
+        "days": 30,
+        "hours": [20, 8],
+        "os_release": True,
+        "uses": 5,
+        "per_use": 20,
+    }
+    assert load_manifest(MT).addons[0].policy == {}  # perpetual: no rules

@@ -18,6 +18,7 @@ from tollgate.cli.store_commands import store_app
 from tollgate.client.account import (
     Account,
     Unlocked,
+    accounts,
     find_account,
     load_account,
     match_account,
@@ -31,8 +32,14 @@ from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.registration import Registration
 from tollgate.client.registration import register as register_customer
 from tollgate.client.run import run_product
+from tollgate.client.sync import SyncReport, renew_leases
 from tollgate.crypto.keyfile import Binding, KeyFile
-from tollgate.runtime import AddOnIntegrityError, AddOnNotLicensed, ProductNotInstalled
+from tollgate.runtime import (
+    AddOnIntegrityError,
+    AddOnNotLicensed,
+    LicenceNotValid,
+    ProductNotInstalled,
+)
 from tollgate.runtime.home import ClientHome
 from tollgate.runtime.state import StateDamaged
 from tollgate.wire.problems import Exit
@@ -78,7 +85,7 @@ def handled(fn: F) -> F:
             raise fail(str(exc), int(exc.exit)) from exc
         except AddOnIntegrityError as exc:
             raise fail(str(exc), Exit.INTEGRITY) from exc
-        except AddOnNotLicensed as exc:
+        except (AddOnNotLicensed, LicenceNotValid) as exc:
             raise fail(str(exc), Exit.REFUSED) from exc
         except ProductNotInstalled as exc:
             raise fail(str(exc), Exit.USAGE) from exc
@@ -449,6 +456,43 @@ def history(
         return
     for r in rows:
         console.print(f"{r['at']}  {r['action']:<11} {r['product']} {r['version']}  {r['detail']}")
+
+
+@app.command()
+@handled
+def sync(
+    store: StoreOpt = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="No output; skip accounts that need a password.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Renew the leases of the licences held here (a refund or a stop takes effect now). Core
+    software starts this in the background when a lease is half used."""
+    chosen = [find_account(G.home, store)] if store else accounts(G.home)
+    reports: list[SyncReport] = []
+    failed: list[str] = []
+    for account in chosen:
+        if quiet and _has_password(account) and "TOLLGATE_PASSWORD" not in os.environ:
+            continue
+        try:
+            with StoreAPI(account.url) as api:
+                reports.append(renew_leases(G.home, api, account, _unlock(account)))
+        except ClientError as exc:
+            failed.append(f"{account.store_name}: {exc}")
+            if not quiet and not as_json:
+                errors.print(f"[red]{account.store_name}[/]: {exc}")
+    if as_json:
+        emit_json({"stores": [r.to_json() for r in reports], "failed": failed})
+    elif not quiet:
+        for r in reports:
+            console.print(
+                f"{r.store_id}: {len(r.renewed)} licence(s) renewed"
+                + (f" until {r.renew_by[:10]}" if r.renew_by else "")
+                + "".join(f"; {g['order_id']} removed ({g['reason']})" for g in r.revoked)
+            )
+    if failed:
+        raise typer.Exit(int(Exit.UNREACHABLE))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -160,7 +160,23 @@ def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
             f"{r['paid_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']}  "
             f"{r['amount']} {r['currency']}  "
             + (f"update of {r['upgrade_of']}" if r["upgrade_of"] else str(r["charge_id"]))
+            + ("  REFUNDED" if r["status"] == "refunded" else "")
         )
+
+
+@store_app.command("refund")
+def refund(directory: DirArg, order_id: str, as_json: JsonOpt = False) -> None:
+    """Refund a paid order (and its free updates). The customer's machines drop the add-on at
+    their next licence renewal, and at its renew_by date at the latest."""
+    ctx = open_store(_folder(directory))
+    try:
+        result = admin.refund_order(ctx.sessions, ctx.gateway, order_id, ctx.clock())
+    except StoreError as exc:
+        raise fail(exc.detail, Exit.USAGE) from exc
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"Refunded {order_id}: {result['refunded']} {result['currency']}")
 
 
 @store_app.command("stop-selling")

@@ -17,7 +17,8 @@ from tollgate.crypto import CryptoError
 from tollgate.crypto.documents import public_key_from_b64
 from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
 from tollgate.crypto.keys import purchase_key
-from tollgate.runtime.home import ClientHome, machine_id, read_json, write_json
+from tollgate.runtime.home import ClientHome, read_json, write_json
+from tollgate.runtime.machine import machine_id
 
 
 def tuf_dir(home: ClientHome, store_id: str) -> Path:

@@ -19,6 +19,7 @@ from tollgate.client.download import fetch_file, signed_parts
 from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.crypto import CryptoError
 from tollgate.runtime.home import ClientHome, write_json
+from tollgate.runtime.machine import os_release
 from tollgate.runtime.state import record_history
 from tollgate.wire.licence import Licence, parse_licence
 
@@ -59,7 +60,13 @@ def place_order(
     outcome: dict[str, Any] = api.request(
         "POST",
         "/v1/orders",
-        body={"product": product, "addon": addon, "version": version, "upgrade": upgrade},
+        body={
+            "product": product,
+            "addon": addon,
+            "version": version,
+            "upgrade": upgrade,
+            "os_release": os_release(),
+        },
         signer=signer,
         headers={"Idempotency-Key": "idem_" + secrets.token_hex(16)},
     )

@@ -1,4 +1,5 @@
-"""Keys derived from the customer key ``K``: the purchase key and licence key-wrapping keys."""
+"""Keys derived from the customer key ``K``: the purchase key, licence key-wrapping keys and
+the time-mark key."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ def licence_wrapping_key(
     return hkdf(
         customer_key, purpose="licence", parts=(store_id, customer_id), salt=licence_id.encode()
     )
+
+
+def time_mark_key(customer_key: bytes, store_id: str, customer_id: str) -> bytes:
+    """The key that seals the latest trusted time this machine has seen (runtime/timemark.py)."""
+    return hkdf(customer_key, purpose="time-mark", parts=(store_id, customer_id))
 
 
 def wrap_content_key(kwk: bytes, content_key: bytes) -> bytes:

@@ -11,17 +11,35 @@ if mt.has("dic2"):
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
     AddOnNotLicensed,
+    ClientStateDamaged,
+    ClockMovedBack,
+    LeaseExpired,
+    LicenceExpired,
+    LicenceNotValid,
+    OSReleaseChanged,
+    OutsideAllowedHours,
+    PaymentDeclined,
     ProductAmbiguous,
     ProductNotInstalled,
     TollgateRuntimeError,
+    UsesExhausted,
 )
 from tollgate.runtime.product import Product
 
 __all__ = [
     "AddOnIntegrityError",
     "AddOnNotLicensed",
+    "ClientStateDamaged",
+    "ClockMovedBack",
+    "LeaseExpired",
+    "LicenceExpired",
+    "LicenceNotValid",
+    "OSReleaseChanged",
+    "OutsideAllowedHours",
+    "PaymentDeclined",
     "Product",
     "ProductAmbiguous",
     "ProductNotInstalled",
     "TollgateRuntimeError",
+    "UsesExhausted",
 ]

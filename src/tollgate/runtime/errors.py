@@ -1,4 +1,22 @@
-"""What core software can catch. Messages say what the customer can do about it."""
+"""What core software can catch. Messages say what the customer can do about it.
+
+```
+TollgateRuntimeError
+├── ProductNotInstalled
+│   └── ProductAmbiguous
+├── ClientStateDamaged             the state database is unreadable: `tollgate repair`
+├── AddOnNotLicensed (ImportError) not bought here: names what to buy
+├── LicenceNotValid                bought, but not usable now; ``reason`` says why:
+│   ├── LicenceExpired             "expired" (until / days) or "not_yet_valid"
+│   ├── LeaseExpired               "lease": past renew_by, go online
+│   ├── OutsideAllowedHours        "hours"
+│   ├── OSReleaseChanged           "os_release": a new OS release needs a new purchase
+│   ├── UsesExhausted              "uses"
+│   ├── ClockMovedBack             "clock": the clock is behind the time last seen
+│   └── PaymentDeclined            "declined": a metered use was declined; update the card
+└── AddOnIntegrityError            tampered, or not openable on this machine. Never run.
+```
+"""
 
 from __future__ import annotations
 
@@ -15,8 +33,47 @@ class ProductAmbiguous(ProductNotInstalled):
     """The product is installed from several stores and none was chosen."""
 
 
-class AddOnNotLicensed(TollgateRuntimeError):
-    """No licence for this add-on on this machine: it has not been bought."""
+class ClientStateDamaged(TollgateRuntimeError):
+    """The client state database cannot be read; `tollgate repair` rebuilds it."""
+
+
+class AddOnNotLicensed(TollgateRuntimeError, ImportError):
+    """No licence for this add-on on this machine: it has not been bought. An ImportError too,
+    so ``try: import mt_dic2 except ImportError`` works as for any optional package."""
+
+
+class LicenceNotValid(TollgateRuntimeError):
+    """The add-on is bought, but its licence does not allow its use now."""
+
+    reason = "invalid"
+
+
+class LicenceExpired(LicenceNotValid):
+    reason = "expired"
+
+
+class LeaseExpired(LicenceNotValid):
+    reason = "lease"
+
+
+class OutsideAllowedHours(LicenceNotValid):
+    reason = "hours"
+
+
+class OSReleaseChanged(LicenceNotValid):
+    reason = "os_release"
+
+
+class UsesExhausted(LicenceNotValid):
+    reason = "uses"
+
+
+class ClockMovedBack(LicenceNotValid):
+    reason = "clock"
+
+
+class PaymentDeclined(LicenceNotValid):
+    reason = "declined"
 
 
 class AddOnIntegrityError(TollgateRuntimeError):

@@ -3,6 +3,7 @@
 ```
 HOME/stores/<store id>/account.json     store URL, pinned keys, customer id, binding
 HOME/stores/<store id>/keyfile.json     K sealed to the binding
+HOME/stores/<store id>/timemark.json   the latest trusted time seen, sealed (timemark.py)
 HOME/stores/<store id>/licences/<id>.json
 HOME/products/<store id>/<product>/<version>/   core files, installed openly
 HOME/products/<store id>/<product>/.<version>.staging/   an install being fetched
@@ -26,8 +27,6 @@ from tollgate.runtime.state import ClientState
 
 APP = "tollgate"
 HOME_ENV = "TOLLGATE_HOME"
-MACHINE_ENV = "TOLLGATE_MACHINE_ID"
-MACHINE_ID_FILES = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 
 
 def default_home() -> Path:
@@ -46,21 +45,6 @@ def default_home() -> Path:
         return Path.home() / "Library" / "Application Support" / APP
     xdg = os.environ.get("XDG_DATA_HOME", "").strip()
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / APP
-
-
-def machine_id() -> str | None:
-    """``TOLLGATE_MACHINE_ID`` if set (containers, tests), else the OS's machine id."""
-    env = os.environ.get(MACHINE_ENV)
-    if env:
-        return env.strip()
-    for path in MACHINE_ID_FILES:
-        try:
-            value = path.read_text().strip()
-        except OSError:
-            continue
-        if value:
-            return value
-    return None
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -102,6 +86,9 @@ class ClientHome:
 
     def keyfile_path(self, store_id: str) -> Path:
         return self.store_dir(store_id) / "keyfile.json"
+
+    def timemark_path(self, store_id: str) -> Path:
+        return self.store_dir(store_id) / "timemark.json"
 
     def licence_path(self, store_id: str, licence_id: str) -> Path:
         return self.store_dir(store_id) / "licences" / f"{licence_id}.json"

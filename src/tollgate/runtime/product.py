@@ -1,15 +1,20 @@
 """``Product``: what core software uses to find, check and open its add-ons in memory.
 
-Opening an add-on: read the licence → verify its signature (store's licence key, pinned at
-registration), store and customer → unseal ``K`` from the key file with this machine's binding
-→ unwrap each file's content key → check the vault file's stream header against the
-licence's commitment → decrypt and authenticate every chunk in memory. Nothing decrypted is
-written anywhere. ``K`` is never kept: only the licence's wrapping key is derived from it.
+Opening an add-on: read the licence → verify its signature (the store's licence key, pinned at
+registration), store, customer, product and add-on → unseal ``K`` from the key file with this
+machine's binding and derive what is needed from it (each licence's wrapping key, the time-mark
+key), then forget ``K`` → check the policy against the clock, the time mark, the OS release and
+the uses made (runtime/policy.py) → unwrap each file's content key → check the vault file's
+stream header against the licence's commitment → decrypt and authenticate every chunk in
+memory. Nothing decrypted is written anywhere.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,27 +22,57 @@ from typing import Any
 from tollgate.crypto import CryptoError
 from tollgate.crypto.documents import public_key_from_b64
 from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
-from tollgate.crypto.keys import licence_wrapping_key, unwrap_content_key
+from tollgate.crypto.keys import licence_wrapping_key, time_mark_key, unwrap_content_key
 from tollgate.crypto.stream import StreamReader
+from tollgate.runtime.background import request_sync
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
     AddOnNotLicensed,
+    ClockMovedBack,
+    LicenceNotValid,
     ProductAmbiguous,
     ProductNotInstalled,
 )
-from tollgate.runtime.home import ClientHome, machine_id, read_json
+from tollgate.runtime.home import ClientHome, read_json
 from tollgate.runtime.loader import import_package
-from tollgate.runtime.state import BoughtAddOn, InstalledProduct, StateDamaged
+from tollgate.runtime.machine import machine_id, os_release
+from tollgate.runtime.policy import Facts, check_licence
+from tollgate.runtime.state import BoughtAddOn, InstalledProduct
+from tollgate.runtime.timemark import read_mark, write_mark
 from tollgate.wire.licence import Licence, parse_licence
 
 PASSWORD_ENV = "TOLLGATE_PASSWORD"  # noqa: S105 (the name of a variable)
+MARK_STEP = dt.timedelta(minutes=1)  # the mark is rewritten when it would move by more
+
+Clock = Callable[[], dt.datetime]
+
+
+def local_now() -> dt.datetime:
+    """Now, aware, in the machine's time zone (the one a licence's hours are read in)."""
+    return dt.datetime.now().astimezone()
+
+
+@dataclass
+class _Derived:
+    """What the runtime keeps from ``K``: never ``K`` itself, never the purchase key."""
+
+    wrapping_keys: dict[str, bytes]  # licence id -> KWK
+    mark_key: bytes
+    mark: dt.datetime | None
 
 
 class Product:
     def __init__(
-        self, home: ClientHome, installed: InstalledProduct, addons: dict[str, BoughtAddOn]
+        self,
+        home: ClientHome,
+        installed: InstalledProduct,
+        addons: dict[str, BoughtAddOn],
+        clock: Clock,
     ) -> None:
         self._home, self._installed, self._addons = home, installed, addons
+        self._clock = clock
+        self._derived: _Derived | None = None
+        self._sync_requested = False
 
     @classmethod
     def open(
@@ -46,21 +81,17 @@ class Product:
         *,
         home: str | os.PathLike[str] | None = None,
         store_id: str | None = None,
+        clock: Clock | None = None,
     ) -> Product:
         """Find an installed product by name; when several stores sold it, ``store_id`` (or
-        `TOLLGATE_STORE_ID`) says which."""
+        `TOLLGATE_STORE_ID`) says which. ``clock`` returns an aware datetime (tests pass one)."""
         client_home = ClientHome(home)
         store_id = store_id or os.environ.get("TOLLGATE_STORE_ID")
-        try:
-            found = [
-                p
-                for p in client_home.state.products(name)
-                if store_id is None or p.store_id == store_id
-            ]
-            if len(found) == 1:
-                addons = client_home.state.addons(found[0].store_id, name)
-        except StateDamaged as exc:
-            raise ProductNotInstalled(str(exc)) from exc
+        found = [
+            p
+            for p in client_home.state.products(name)
+            if store_id is None or p.store_id == store_id
+        ]
         if not found:
             raise ProductNotInstalled(f"{name} is not installed: run `tollgate install {name}`")
         if len(found) > 1:
@@ -69,7 +100,8 @@ class Product:
                 f"{name} is installed from several stores ({stores}): choose one with --store "
                 "or TOLLGATE_STORE_ID"
             )
-        return cls(client_home, found[0], addons)
+        addons = client_home.state.addons(found[0].store_id, name)
+        return cls(client_home, found[0], addons, clock or local_now)
 
     @property
     def name(self) -> str:
@@ -88,58 +120,38 @@ class Product:
         return self._installed.entry
 
     def has(self, addon: str) -> bool:
-        """True if this machine holds a licence for the add-on (not yet checked: opening it
-        checks everything and raises rather than fall back)."""
-        return addon in self._addons
-
-    def _account(self) -> dict[str, Any]:
-        account: dict[str, Any] = read_json(self._home.account_path(self._installed.store_id))
-        return account
-
-    def _licence(self, addon: str) -> Licence:
-        bought = self._addons.get(addon)
-        if bought is None:
-            raise AddOnNotLicensed(
-                f"{self.name} add-on {addon!r} is not bought on this machine: "
-                f"run `tollgate buy {self.name} {addon}`"
-            )
-        account = self._account()
+        """True if the add-on may be used now: bought here, its licence genuine and its policy
+        met. False if it is not bought or its licence does not allow it now (:meth:`check`
+        says why); a damaged add-on or licence raises :class:`AddOnIntegrityError`."""
         try:
-            envelope = read_json(self._home.licence_path(account["store_id"], bought.licence_id))
-            return parse_licence(
-                envelope,
-                public_key_from_b64(account["licence_key"]),
-                store_id=account["store_id"],
-                customer_id=account["customer_id"],
-            )
-        except (OSError, ValueError, CryptoError) as exc:
-            raise AddOnIntegrityError(
-                f"the licence for {self.name} {addon} failed its check ({exc}); "
-                "reinstall it with `tollgate buy` (you will not be charged again)"
-            ) from exc
+            self.check(addon)
+        except (AddOnNotLicensed, LicenceNotValid):
+            return False
+        return True
 
-    def _licence_wrapping_key(self, licence: Licence) -> bytes:
-        """Unseal ``K`` with this machine's binding and derive the licence's KWK; ``K`` itself
-        is not kept (the next add-on opened unseals it again)."""
-        try:
-            kf = KeyFile.from_bytes(self._home.keyfile_path(licence.store_id).read_bytes())
-            pw = os.environ.get(PASSWORD_ENV) if kf.binding.needs_password else None
-            customer_key = unseal_key(
-                kf, machine_id=machine_id(), password_key=password_key(kf.argon2, pw)
-            )
-        except (OSError, CryptoError) as exc:
-            raise AddOnIntegrityError(
-                f"cannot open the add-ons of {self.name} here: {exc}. Add-ons run only "
-                "on the machine that bought them (or with the key file's password)"
-            ) from exc
-        return licence_wrapping_key(
-            customer_key, licence.store_id, licence.customer_id, licence.licence_id
+    def check(self, addon: str) -> Licence:
+        """The add-on's licence if it allows use now; otherwise raise the reason
+        (:class:`AddOnNotLicensed`, a :class:`LicenceNotValid`, :class:`AddOnIntegrityError`)."""
+        licence = self._licence(addon)
+        derived = self._derive()
+        now = self._clock()
+        facts = Facts(
+            now=now,
+            mark=derived.mark,
+            os_release=os_release(),
+            uses=self._home.state.use_count(self.store_id, self.name, addon),
         )
+        check_licence(licence, facts)
+        self._advance_mark(derived, max(now, licence.issued_at))
+        lease = licence.renew_by - licence.issued_at
+        if now > licence.issued_at + lease / 2 and not self._sync_requested:
+            self._sync_requested = request_sync(self._home.root)
+        return licence
 
     def read_addon_files(self, addon: str) -> dict[str, bytes]:
         """Every file of a bought add-on, decrypted and authenticated in memory."""
-        licence = self._licence(addon)
-        kwk = self._licence_wrapping_key(licence)
+        licence = self.check(addon)
+        kwk = self._derive().wrapping_keys[licence.licence_id]
         out: dict[str, bytes] = {}
         for f in licence.files:
             vault = self._home.vault_file(
@@ -165,3 +177,88 @@ class Product:
     def import_module(self, addon: str) -> ModuleType:
         """Decrypt, verify and import the add-on's Python package from memory."""
         return import_package(f"{self.name}/{addon}", self.read_addon_files(addon))
+
+    # -- licences and keys --------------------------------------------------------------------
+
+    def _account(self) -> dict[str, Any]:
+        account: dict[str, Any] = read_json(self._home.account_path(self.store_id))
+        return account
+
+    def _licence(self, addon: str) -> Licence:
+        bought = self._addons.get(addon)
+        if bought is None:
+            raise AddOnNotLicensed(
+                f"{self.name} add-on {addon!r} is not bought on this machine: "
+                f"run `tollgate buy {self.name} {addon}`"
+            )
+        try:
+            account = self._account()
+            envelope = read_json(self._home.licence_path(self.store_id, bought.licence_id))
+            licence = parse_licence(
+                envelope,
+                public_key_from_b64(account["licence_key"]),
+                store_id=self.store_id,
+                customer_id=account["customer_id"],
+            )
+            if (licence.product, licence.addon, licence.licence_id) != (
+                self.name,
+                addon,
+                bought.licence_id,
+            ):
+                raise ValueError(f"it is the licence of {licence.product} {licence.addon}")
+        except (OSError, ValueError, KeyError, CryptoError) as exc:
+            raise AddOnIntegrityError(
+                f"the licence for {self.name} {addon} failed its check ({exc}); "
+                "reinstall it with `tollgate buy` (you will not be charged again)"
+            ) from exc
+        return licence
+
+    def _derive(self) -> _Derived:
+        """Unseal ``K`` once with this machine's binding, derive every held licence's wrapping
+        key and the time-mark key, read the mark, and let ``K`` go."""
+        if self._derived is not None:
+            return self._derived
+        account = self._account()
+        store_id, customer_id = self.store_id, str(account["customer_id"])
+        try:
+            kf = KeyFile.from_bytes(self._home.keyfile_path(store_id).read_bytes())
+            pw = os.environ.get(PASSWORD_ENV) if kf.binding.needs_password else None
+            customer_key = unseal_key(
+                kf, machine_id=machine_id(), password_key=password_key(kf.argon2, pw)
+            )
+        except (OSError, CryptoError) as exc:
+            raise AddOnIntegrityError(
+                f"cannot open the add-ons of {self.name} here: {exc}. Add-ons run only "
+                "on the machine that bought them (or with the key file's password)"
+            ) from exc
+        mark_key = time_mark_key(customer_key, store_id, customer_id)
+        wrapping = {
+            b.licence_id: licence_wrapping_key(customer_key, store_id, customer_id, b.licence_id)
+            for b in self._addons.values()
+        }
+        del customer_key
+        try:
+            mark = read_mark(self._home.timemark_path(store_id), mark_key, store_id, customer_id)
+        except CryptoError as exc:
+            raise ClockMovedBack(
+                f"the record of the last time {self.name} ran is damaged ({exc}). Go online "
+                "and run `tollgate sync` to restore it from the store's time"
+            ) from exc
+        self._derived = _Derived(wrapping, mark_key, mark)
+        return self._derived
+
+    def _advance_mark(self, derived: _Derived, seen: dt.datetime) -> None:
+        if derived.mark is not None and seen <= derived.mark + MARK_STEP:
+            return
+        account = self._account()
+        try:
+            write_mark(
+                self._home.timemark_path(self.store_id),
+                derived.mark_key,
+                self.store_id,
+                str(account["customer_id"]),
+                seen,
+            )
+        except OSError:
+            return  # a read-only home still runs; the mark stays where it was
+        derived.mark = seen

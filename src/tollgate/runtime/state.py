@@ -9,6 +9,11 @@ Tables:
 - ``files``: every installed file: product, kind (core/add-on), add-on, name (its path in the
   product), version, function, revision, where it is, SHA-256, size, TUF target, licence.
 - ``addons``: bought add-ons and the licence that opens each.
+- ``offers``: the add-ons each installed release offers, from its signed release target: the
+  Python package each provides (so ``import mt_dic2`` can say what to buy), price, whether
+  free, and the price per use.
+- ``uses``: every metered use, from the moment the runtime records it until the store has
+  charged (or declined) it; the download program sends the queued ones.
 - ``history``: what was installed, updated, bought and pruned, and when.
 - ``journal``: installs between staging and switching. The next run of the download program
   finishes each one (every staged file present and verified) or rolls it back.
@@ -27,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
-SCHEMA = """
+from tollgate.runtime.errors import ClientStateDamaged
+
+SCHEMA_VERSION = 2
+V1 = """
 CREATE TABLE products (
     store_id TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL,
     entry TEXT NOT NULL, installed_at TEXT NOT NULL,
@@ -52,10 +59,26 @@ CREATE TABLE journal (
     staging TEXT NOT NULL, target TEXT NOT NULL, plan TEXT NOT NULL, started_at TEXT NOT NULL,
     PRIMARY KEY (store_id, product));
 """
+V2 = """
+CREATE TABLE offers (
+    store_id TEXT NOT NULL, product TEXT NOT NULL, addon TEXT NOT NULL, version TEXT NOT NULL,
+    package TEXT, price INTEGER NOT NULL, currency TEXT NOT NULL, free INTEGER NOT NULL,
+    per_use INTEGER,
+    PRIMARY KEY (store_id, product, addon));
+CREATE INDEX offers_package ON offers (package);
+CREATE TABLE uses (
+    event_id TEXT PRIMARY KEY, store_id TEXT NOT NULL, product TEXT NOT NULL,
+    addon TEXT NOT NULL, order_id TEXT NOT NULL, name TEXT NOT NULL, at TEXT NOT NULL,
+    status TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL,
+    charge_id TEXT, sent_at TEXT);
+CREATE INDEX uses_addon ON uses (store_id, product, addon);
+"""
+SCHEMA = V1 + V2
+# Statements that bring a state of the version before each key up to it.
+UPGRADES = {2: V2}
 
 
-class StateDamaged(Exception):
-    """The state database cannot be read (damaged, or from a newer client)."""
+StateDamaged = ClientStateDamaged  # what the state raises: damaged, or from a newer client
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,38 @@ class BoughtAddOn:
 
 
 @dataclass(frozen=True)
+class OfferedAddOn:
+    store_id: str
+    product: str
+    addon: str
+    version: str
+    package: str | None
+    price: int
+    currency: str
+    free: bool
+    per_use: int | None
+
+
+@dataclass(frozen=True)
+class Use:
+    """A metered use: ``queued`` until sent, then ``charged``, ``recorded`` (not charged per
+    use) or ``declined`` (sent again, and charged, once the card works)."""
+
+    event_id: str
+    store_id: str
+    product: str
+    addon: str
+    order_id: str
+    name: str
+    at: str
+    status: str
+    amount: int
+    currency: str
+    charge_id: str | None
+    sent_at: str | None
+
+
+@dataclass(frozen=True)
 class JournalEntry:
     store_id: str
     product: str
@@ -131,24 +186,37 @@ class ClientState:
             yield conn
         except sqlite3.DatabaseError as exc:
             raise StateDamaged(
-                f"the client state {self.path} cannot be read ({exc}); move it aside and "
-                "reinstall your products (purchases are kept by the store: nothing is charged "
-                "again)"
+                f"the client state {self.path} cannot be read ({exc}). Run `tollgate repair`: "
+                "it moves it aside and reinstalls your products and add-ons from the store "
+                "(purchases are kept by the store: nothing is charged again)"
             ) from exc
         finally:
             conn.close()
 
     @staticmethod
     def _check_schema(conn: sqlite3.Connection, *, write: bool) -> None:
+        """Create the schema on the first write; bring an older one up to date (even for a
+        reader: the upgrades only add tables); refuse one from a newer client."""
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0 and write:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE")
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                _create_schema(conn)
-            conn.execute("COMMIT")
-        elif version > SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"schema version {version} is from a newer client")
+        if version == SCHEMA_VERSION or (version == 0 and not write):
+            return
+        if version == 0:
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                _execute_all(conn, SCHEMA)
+            else:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    _execute_all(conn, UPGRADES[step])
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -207,12 +275,49 @@ class ClientState:
             for r in rows
         ]
 
+    def bought(self, store_id: str) -> list[BoughtAddOn]:
+        """Every add-on bought from one store, all products."""
+        rows = self._rows(
+            "SELECT * FROM addons WHERE store_id = ? ORDER BY product, addon", [store_id]
+        )
+        return [BoughtAddOn(**dict(r)) for r in rows]
+
     def addons(self, store_id: str, product: str) -> dict[str, BoughtAddOn]:
         rows = self._rows(
             "SELECT * FROM addons WHERE store_id = ? AND product = ? ORDER BY addon",
             [store_id, product],
         )
         return {r["addon"]: BoughtAddOn(**dict(r)) for r in rows}
+
+    def offers(self, store_id: str, product: str) -> dict[str, OfferedAddOn]:
+        rows = self._rows(
+            "SELECT * FROM offers WHERE store_id = ? AND product = ? ORDER BY addon",
+            [store_id, product],
+        )
+        return {r["addon"]: _offer(r) for r in rows}
+
+    def offers_of_package(self, package: str) -> list[OfferedAddOn]:
+        """The add-ons (of any installed product) that provide a Python package."""
+        rows = self._rows("SELECT * FROM offers WHERE package = ? ORDER BY store_id", [package])
+        return [_offer(r) for r in rows]
+
+    def uses(self, store_id: str | None = None, *, statuses: Iterable[str] = ()) -> list[Use]:
+        sql, params = "SELECT * FROM uses WHERE 1 = 1", []
+        if store_id is not None:
+            sql += " AND store_id = ?"
+            params.append(store_id)
+        wanted = list(statuses)
+        if wanted:
+            sql += f" AND status IN ({', '.join('?' for _ in wanted)})"
+            params += wanted
+        return [Use(**dict(r)) for r in self._rows(sql + " ORDER BY at, event_id", params)]
+
+    def use_count(self, store_id: str, product: str, addon: str) -> int:
+        rows = self._rows(
+            "SELECT count(*) FROM uses WHERE store_id = ? AND product = ? AND addon = ?",
+            [store_id, product, addon],
+        )
+        return int(rows[0][0])
 
     def history(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._rows("SELECT * FROM history ORDER BY id DESC LIMIT ?", [limit])
@@ -242,12 +347,20 @@ def record_history(
     )
 
 
-def _create_schema(conn: sqlite3.Connection) -> None:
+def _execute_all(conn: sqlite3.Connection, script: str) -> None:
     """Statement by statement: ``executescript`` would commit the open transaction first."""
-    for statement in SCHEMA.split(";"):
+    for statement in script.split(";"):
         if statement.strip():
             conn.execute(statement)
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    _execute_all(conn, SCHEMA)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _offer(r: sqlite3.Row) -> OfferedAddOn:
+    return OfferedAddOn(**{**dict(r), "free": bool(r["free"])})
 
 
 def _product(r: sqlite3.Row) -> InstalledProduct:

@@ -47,9 +47,10 @@ from tollgate.store.services.errors import StoreError
 from tollgate.store.services.orders import OrderService
 from tollgate.store.services.publish import Published, publish
 from tollgate.store.services.registration import register
+from tollgate.store.services.renewal import renew_leases
 from tollgate.store.tuf_routes import tuf_router
 from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
-from tollgate.wire.schemas import OrderRequest, RegistrationRequest
+from tollgate.wire.schemas import OrderRequest, RegistrationRequest, RenewalRequest
 
 log = logging.getLogger("tollgate.store")
 MAX_BODY = 64 * 1024
@@ -275,6 +276,24 @@ def create_app(ctx: StoreContext) -> FastAPI:
                 return [r.document for r in rows]
 
         return {"licences": await run(load)}
+
+    @app.post("/v1/licences/renew", summary="Renew the leases of the caller's licences (signed)")
+    async def post_renewal(
+        body: RenewalRequest, caller: Caller = Depends(signed_caller)
+    ) -> dict[str, Any]:
+        def renew() -> dict[str, Any]:
+            with ctx.sessions.begin() as s:
+                return renew_leases(
+                    s,
+                    keys,
+                    store_id=ctx.store_id,
+                    customer_id=caller.customer_id,
+                    order_ids=body.orders,
+                    now=ctx.clock(),
+                )
+
+        result: dict[str, Any] = await run(renew)
+        return result
 
     def _files_of(s: Session, digest: str) -> list[ReleasedFile]:
         """The released files a blob is, or is a patch to."""

@@ -163,7 +163,7 @@ class Patch(Base):
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
-        UniqueConstraint("customer_id", "addon_id", name="uq_orders_customer_addon"),
+        UniqueConstraint("customer_id", "addon_id", "os_release", name="uq_orders_customer_addon"),
         UniqueConstraint("customer_id", "idempotency_key", name="uq_orders_customer_idem"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -171,13 +171,15 @@ class Order(Base):
     addon_id: Mapped[int] = mapped_column(ForeignKey("addons.id"))
     idempotency_key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # pending | paid | failed
+    status: Mapped[str] = mapped_column(String(16))  # pending | paid | failed | refunded
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     charge_id: Mapped[str | None] = mapped_column(String(64))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     upgrade_of: Mapped[str | None] = mapped_column(String(40))  # the paid order it extends
+    # The OS release an add-on bound to it was bought for; '' when the add-on is not bound.
+    os_release: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 

@@ -6,6 +6,7 @@ must be an integer >= 0``. Nothing is published from a manifest that has any err
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 from tollgate.wire.environment import TAG_RE
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-POLICY_KINDS = {"perpetual"}
+POLICY_KEYS = {"kind", "until", "days", "hours", "os_release", "uses", "per_use"}
 
 
 class ManifestError(Exception):
@@ -115,11 +116,68 @@ class _Reader:
 
 
 def _policy(reader: _Reader, where: str, raw: Any) -> dict[str, Any]:
+    """The vendor's rules for one add-on (DESIGN.md section 8), all optional and combinable::
+
+        policy = { until = 2027-12-31, days = 30, hours = "20-8", os_release = true,
+                   uses = 100, per_use = 20 }
+
+    ``until`` is a date (valid through that day, UTC) or a date-time; ``days`` counts from the
+    purchase; ``hours`` are the local hours when the add-on runs (``"20-8"``: 20:00 to 08:00);
+    ``os_release`` binds it to the OS release it was bought on; ``uses`` caps the uses;
+    ``per_use`` charges that amount (in the add-on's currency) for each use.
+    """
+    key = f"{where}.policy"
     if raw is None:
-        return {"kind": "perpetual"}
-    if not isinstance(raw, dict) or raw.get("kind", "perpetual") not in POLICY_KINDS:
-        raise reader.fail(f"{where}.policy", f"supported kinds: {sorted(POLICY_KINDS)}")
-    return {"kind": "perpetual"}
+        return {}
+    if not isinstance(raw, dict):
+        raise reader.fail(key, "must be a table")
+    unknown = set(raw) - POLICY_KEYS
+    if unknown:
+        raise reader.fail(key, f"unknown {sorted(unknown)}; known: {sorted(POLICY_KEYS)}")
+    if raw.get("kind", "perpetual") != "perpetual":
+        raise reader.fail(f"{key}.kind", "only 'perpetual'; say the limits with the other keys")
+    policy: dict[str, Any] = {}
+    if "until" in raw:
+        policy["until"] = _until(reader, f"{key}.until", raw["until"]).isoformat()
+    for name in ("days", "uses", "per_use"):
+        if name in raw:
+            policy[name] = reader.integer(raw, key, name, minimum=1)
+    if "hours" in raw:
+        policy["hours"] = list(_hours(reader, f"{key}.hours", raw["hours"]))
+    if "os_release" in raw:
+        if not isinstance(raw["os_release"], bool):
+            raise reader.fail(f"{key}.os_release", "must be true or false")
+        policy["os_release"] = raw["os_release"]
+    return policy
+
+
+def _until(reader: _Reader, key: str, value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        try:
+            value = (
+                dt.date.fromisoformat(value)
+                if len(value) == 10
+                else dt.datetime.fromisoformat(value)
+            )
+        except ValueError as exc:
+            raise reader.fail(key, f"{value!r} is not a date") from exc
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise reader.fail(key, "a date-time needs its time zone (e.g. 2027-12-31T23:59:59Z)")
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):  # through the end of that day, UTC
+        return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), dt.UTC)
+    raise reader.fail(key, "must be a date such as 2027-12-31")
+
+
+def _hours(reader: _Reader, key: str, value: Any) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", value) if isinstance(value, str) else None
+    if match is None:
+        raise reader.fail(key, "must look like '20-8' (from 20:00 to 08:00, local time)")
+    start, end = int(match[1]), int(match[2])
+    if not (0 <= start <= 23 and 0 <= end <= 23) or start == end:
+        raise reader.fail(key, "hours are 0..23 and the start differs from the end")
+    return start, end
 
 
 def _countries(reader: _Reader, where: str, raw: Any) -> dict[str, list[str]] | None:

@@ -4,6 +4,10 @@ A licence names store, customer, product, add-on and release, carries the policy
 (store time, a per-customer counter, ``renew_by``), and lists for each covered file its
 content key wrapped under KWK = HKDF(K, salt = licence id), the stream commitment and the
 SHA-256 of the ciphertext. Signed with the store's licence key (Ed25519, RFC 8785).
+
+The policy travels resolved: the store turns the vendor's "30 days from purchase" into a
+``not_after`` instant and "bound to the OS release" into the release the order named, so the
+runtime checks facts, never rules (runtime/policy.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,58 @@ from tollgate.crypto.documents import verify_document
 
 LICENCE_TYPE = "licence"
 LEASE = dt.timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the runtime enforces. Every field ``None`` is a perpetual licence."""
+
+    not_after: dt.datetime | None = None  # "until" and "days from purchase", the earlier
+    hours: tuple[int, int] | None = None  # allowed local hours [start, end), may wrap midnight
+    os_release: str | None = None  # the OS release the add-on was bought for
+    uses: int | None = None  # uses allowed in all
+    per_use: tuple[int, str] | None = None  # amount and currency charged per use
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "not_after": None if self.not_after is None else self.not_after.isoformat(),
+            "hours": None if self.hours is None else list(self.hours),
+            "os_release": self.os_release,
+            "uses": self.uses,
+            "per_use": None
+            if self.per_use is None
+            else {"amount": self.per_use[0], "currency": self.per_use[1]},
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Policy:
+        """Strict: a policy field this runtime does not know is refused, never ignored (an
+        older runtime must not run an add-on under rules it cannot enforce)."""
+        if not isinstance(raw, dict):
+            raise ValueError("policy must be an object")
+        known = {"kind", "not_after", "hours", "os_release", "uses", "per_use"}
+        if set(raw) - known:
+            raise ValueError(f"unknown policy fields {sorted(set(raw) - known)}")
+        hours = raw.get("hours")
+        per_use = raw.get("per_use")
+        not_after = raw.get("not_after")
+        policy = cls(
+            not_after=None if not_after is None else _instant(not_after),
+            hours=None if hours is None else (int(hours[0]), int(hours[1])),
+            os_release=None if raw.get("os_release") is None else str(raw["os_release"]),
+            uses=None if raw.get("uses") is None else int(raw["uses"]),
+            per_use=None if per_use is None else (int(per_use["amount"]), str(per_use["currency"])),
+        )
+        if policy.hours is not None and not all(0 <= h <= 23 for h in policy.hours):
+            raise ValueError("policy hours must be within 0..23")
+        return policy
+
+
+def _instant(text: Any) -> dt.datetime:
+    value = dt.datetime.fromisoformat(str(text))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return value
 
 
 @dataclass(frozen=True)
@@ -40,7 +96,8 @@ class Licence:
     product: str
     addon: str
     version: str
-    policy: dict[str, Any]
+    order_id: str
+    policy: Policy
     issued_at: dt.datetime
     renew_by: dt.datetime
     counter: int
@@ -58,10 +115,11 @@ def licence_body(
     revision: int,
     version: str,
     order_id: str,
-    policy: dict[str, Any],
+    policy: Policy,
     issued_at: dt.datetime,
     counter: int,
     files: list[LicensedFile],
+    lease: dt.timedelta = LEASE,
 ) -> dict[str, Any]:
     return {
         "type": LICENCE_TYPE,
@@ -75,9 +133,9 @@ def licence_body(
         "revision": revision,
         "version": version,
         "order_id": order_id,
-        "policy": policy,
+        "policy": policy.to_json(),
         "issued_at": issued_at.isoformat(),
-        "renew_by": (issued_at + LEASE).isoformat(),
+        "renew_by": (issued_at + lease).isoformat(),
         "counter": counter,
         "files": [
             {
@@ -123,11 +181,12 @@ def parse_licence(
             product=str(body["product"]),
             addon=str(body["addon"]),
             version=str(body["version"]),
-            policy=dict(body["policy"]),
-            issued_at=dt.datetime.fromisoformat(body["issued_at"]),
-            renew_by=dt.datetime.fromisoformat(body["renew_by"]),
+            order_id=str(body["order_id"]),
+            policy=Policy.from_json(body["policy"]),
+            issued_at=_instant(body["issued_at"]),
+            renew_by=_instant(body["renew_by"]),
             counter=int(body["counter"]),
             files=files,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise IntegrityError(f"licence is malformed: {exc}") from exc

@@ -42,6 +42,13 @@ _CODES = [
     Code("payment_failed", 402, "The payment failed", Exit.REFUSED),
     Code("not_for_sale", 409, "This add-on is not for sale", Exit.REFUSED),
     Code("not_an_upgrade", 409, "This add-on is a new purchase, not an update", Exit.REFUSED),
+    Code("refunded", 409, "This purchase was refunded", Exit.REFUSED),
+    Code(
+        "os_release_required",
+        422,
+        "This add-on is sold per OS release: the order must name it",
+        Exit.USAGE,
+    ),
     Code("idempotency_key_reused", 422, "Idempotency-Key reused for another request", Exit.REFUSED),
     Code("order_in_progress", 409, "The same order is still being processed", Exit.REFUSED),
     Code(

@@ -43,9 +43,17 @@ class SealedRegistration(Strict):
 class OrderRequest(Strict):
     """An order for an add-on of one release. With ``upgrade`` the store only ever makes a free
     update of a revision the customer bought in another release, and refuses rather than
-    charge: what ``tollgate update`` sends, so an update never buys anything."""
+    charge: what ``tollgate update`` sends, so an update never buys anything. ``os_release``
+    is the buyer's OS release, used only for add-ons sold per OS release."""
 
     product: str = Field(max_length=100)
     addon: str = Field(max_length=100)
     version: str = Field(max_length=64)
     upgrade: bool = False
+    os_release: str = Field(default="", max_length=200)
+
+
+class RenewalRequest(Strict):
+    """The orders whose licences the client holds and wants renewed."""
+
+    orders: list[str] = Field(max_length=1000)

@@ -102,10 +102,23 @@ def _check_sale(addon: AddOn, customer: Customer) -> None:
             )
 
 
-def _same_revision_bought(s: Session, customer_id: str, addon: AddOn) -> str | None:
+def _os_release(addon: AddOn, order: OrderRequest) -> str:
+    """The OS release an order is for: '' unless the add-on is sold per OS release."""
+    if not addon.policy.get("os_release"):
+        return ""
+    if not order.os_release:
+        raise StoreError(
+            "os_release_required", f"{addon.name} is sold per OS release: name the buyer's"
+        )
+    return order.os_release
+
+
+def _same_revision_bought(
+    s: Session, customer_id: str, addon: AddOn, os_release: str
+) -> str | None:
     """The paid order by which the customer already owns this add-on's function and revision
-    (in another release of the product), if any: a new release of what was bought is free; a
-    new revision is a new purchase."""
+    (in another release of the product, on the same OS release), if any: a new release of what
+    was bought is free; a new revision is a new purchase."""
     release = addon.release
     return s.scalars(
         select(Order.id)
@@ -118,6 +131,7 @@ def _same_revision_bought(s: Session, customer_id: str, addon: AddOn) -> str | N
             AddOn.name == addon.name,
             AddOn.function == addon.function,
             AddOn.revision == addon.revision,
+            Order.os_release == os_release,
         )
         .order_by(Order.created_at)
     ).first()
@@ -157,10 +171,14 @@ class OrderService:
                 customer = s.get_one(Customer, customer_id)
                 addon = _find_addon(s, order)
                 _check_sale(addon, customer)
+                os_release = _os_release(addon, order)
                 existing = s.scalars(
                     select(Order).where(
                         Order.customer_id == customer_id,
-                        or_(Order.idempotency_key == idem, Order.addon_id == addon.id),
+                        or_(
+                            Order.idempotency_key == idem,
+                            (Order.addon_id == addon.id) & (Order.os_release == os_release),
+                        ),
                     )
                 ).all()
                 same_key = [o for o in existing if o.idempotency_key == idem]
@@ -173,7 +191,7 @@ class OrderService:
                     return same_key[0]
                 if existing:
                     return self._retry_if_failed(s, existing[0], idem, digest)
-                bought = _same_revision_bought(s, customer_id, addon)
+                bought = _same_revision_bought(s, customer_id, addon, os_release)
                 if order.upgrade and bought is None:
                     raise StoreError(
                         "not_an_upgrade",
@@ -192,6 +210,7 @@ class OrderService:
                     amount=0 if bought else addon.price,
                     currency=addon.currency,
                     upgrade_of=bought,
+                    os_release=os_release,
                     created_at=now,
                     updated_at=now,
                 )
@@ -282,6 +301,10 @@ class OrderService:
                 "the card was charged nothing: the payment was declined "
                 f"({row.failure_code}). Update the card and try again.",
                 order_id=row.id,
+            )
+        elif row.status == "refunded":
+            raise StoreError(
+                "refunded", "this purchase was refunded; the store will not sell it again"
             )
         return OrderOutcome(
             row.id, row.status, row.amount, row.currency, row.charge_id, licence, row.failure_code

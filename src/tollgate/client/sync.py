@@ -1,0 +1,123 @@
+"""``tollgate sync``: renew the leases of every licence held (DESIGN.md section 4).
+
+For each store: send the orders this machine holds licences for; each licence comes back
+re-signed with a new lease and is checked (signature, store, customer, same licence) before it
+replaces the one on disk; an order the store says no longer stands (refunded) — or every order,
+when the store has stopped selling to the customer — is removed: state rows and history in one
+transaction, then the licence file and the vault folder. The store's time raises the time mark.
+The runtime starts this in the background (runtime/background.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from tollgate.client.account import Account, Unlocked
+from tollgate.client.api import Signer, StoreAPI
+from tollgate.client.errors import IntegrityFailure, Refused
+from tollgate.crypto import CryptoError
+from tollgate.crypto.keys import time_mark_key
+from tollgate.runtime.home import ClientHome, write_json
+from tollgate.runtime.state import BoughtAddOn, record_history
+from tollgate.runtime.timemark import read_mark, write_mark
+from tollgate.wire.licence import parse_licence
+
+
+@dataclass
+class SyncReport:
+    store_id: str
+    renewed: list[str] = field(default_factory=list)  # "MT dic2"
+    revoked: list[dict[str, str]] = field(default_factory=list)
+    renew_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "store_id": self.store_id,
+            "renewed": self.renewed,
+            "revoked": self.revoked,
+            "renew_by": self.renew_by,
+        }
+
+
+def renew_leases(home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked) -> SyncReport:
+    report = SyncReport(account.store_id)
+    held = {b.order_id: b for b in home.state.bought(account.store_id)}
+    if not held:
+        return report
+    signer = Signer(account.customer_id, keys.purchase_key)
+    try:
+        answer = api.request(
+            "POST", "/v1/licences/renew", body={"orders": list(held)}, signer=signer
+        )
+    except Refused as exc:
+        if exc.code != "customer_stopped":
+            raise
+        for each in held.values():
+            _remove(home, account, each, "the store stopped selling to this customer")
+            report.revoked.append({"order_id": each.order_id, "reason": "stopped"})
+        return report
+    for envelope in answer.get("licences", []):
+        try:
+            licence = parse_licence(
+                envelope,
+                account.licence_public_key,
+                store_id=account.store_id,
+                customer_id=account.customer_id,
+            )
+        except CryptoError as exc:
+            raise IntegrityFailure(f"a renewed licence does not verify: {exc}") from exc
+        renewed = held.get(licence.order_id)
+        if renewed is None or renewed.licence_id != licence.licence_id:
+            raise IntegrityFailure("the store renewed a licence this machine does not hold")
+        write_json(home.licence_path(account.store_id, licence.licence_id), envelope)
+        report.renewed.append(f"{licence.product} {licence.addon}")
+        report.renew_by = min(report.renew_by or "~", licence.renew_by.isoformat())
+    for gone in answer.get("revoked", []):
+        revoked = held.get(str(gone.get("order_id")))
+        if revoked is not None:
+            reason = str(gone.get("reason", "revoked"))
+            _remove(home, account, revoked, f"the order was {reason}")
+            report.revoked.append({"order_id": revoked.order_id, "reason": reason})
+    try:
+        store_time = dt.datetime.fromisoformat(answer["store_time"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityFailure("the store's renewal answer has no store time") from exc
+    _raise_mark(home, account, keys, store_time)
+    return report
+
+
+def _remove(home: ClientHome, account: Account, bought: BoughtAddOn, why: str) -> None:
+    store_id = account.store_id
+    with home.state.transaction() as conn:
+        conn.execute(
+            "DELETE FROM addons WHERE store_id = ? AND product = ? AND addon = ?",
+            (store_id, bought.product, bought.addon),
+        )
+        conn.execute(
+            "DELETE FROM files WHERE store_id = ? AND product = ? AND addon = ? "
+            "AND licence_id IS NOT NULL",
+            (store_id, bought.product, bought.addon),
+        )
+        record_history(
+            conn, store_id, bought.product, "revoke", bought.version, f"{bought.addon}: {why}"
+        )
+    home.licence_path(store_id, bought.licence_id).unlink(missing_ok=True)
+    folder = home.vault_file(store_id, bought.product, bought.addon, "v", "x").parent.parent
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _raise_mark(
+    home: ClientHome, account: Account, keys: Unlocked, store_time: dt.datetime
+) -> None:
+    """Raise the time mark to the store's time; a damaged mark is replaced by it."""
+    key = time_mark_key(keys.customer_key, account.store_id, account.customer_id)
+    path = home.timemark_path(account.store_id)
+    try:
+        mark = read_mark(path, key, account.store_id, account.customer_id)
+    except CryptoError:
+        mark = None
+    if mark is None or store_time > mark:
+        write_mark(path, key, account.store_id, account.customer_id, store_time)

@@ -1,0 +1,51 @@
+"""Asking the download program to sync in the background: renew leases, send queued uses.
+
+The runtime has no network code and never derives the purchase key, so it cannot do either
+itself. When a lease is past half its time, or a use was recorded, it starts
+``python -m tollgate sync --quiet`` detached from the program, at most once every few minutes
+(a stamp file), and only when the download program is installed beside it. Offline, the sync
+fails quietly and the next one tries again; nothing is lost, because the state holds the uses.
+``TOLLGATE_BACKGROUND=0`` turns this off (tests, or a vendor who schedules ``tollgate sync``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tollgate.runtime.home import HOME_ENV
+
+BACKGROUND_ENV = "TOLLGATE_BACKGROUND"
+MIN_INTERVAL = 300.0  # seconds between two background syncs
+
+
+def request_sync(home: Path) -> bool:
+    """Start a background sync unless one started recently; True if one was started."""
+    if os.environ.get(BACKGROUND_ENV, "1") == "0":
+        return False
+    if importlib.util.find_spec("tollgate.cli") is None:
+        return False
+    stamp = home / ".sync-requested"
+    try:
+        if time.time() - stamp.stat().st_mtime < MIN_INTERVAL:
+            return False
+    except FileNotFoundError:
+        pass
+    try:
+        stamp.touch()
+        subprocess.Popen(
+            [sys.executable, "-m", "tollgate", "sync", "--quiet"],
+            env={**os.environ, HOME_ENV: str(home)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError:
+        return False
+    return True
