@@ -72,7 +72,7 @@ def big_file_request(request: httpx.Request, real: httpx.Response) -> bool:
 def test_large_file_is_signed_in_parts(big_store: LiveStore, buyer: Customer) -> None:
     with big_store.api() as api:
         plan = plan_install(buyer.home, api, buyer.account, "Big")
-        data = next(f for f in plan.listed.core if f.name == "big/data.bin")
+        data = next(f for f in plan.listed.open_files if f.name == "big/data.bin")
         assert len(data.parts) == 21 and data.parts[-1].length == 1234
         assert data.entry["size"] == SIZE
         done = apply_plan(buyer.home, api, plan)

@@ -17,7 +17,7 @@ from test_purchase import purchase, succeeded_charges
 
 from conftest import Customer, LiveStore, registered, start_store
 from tollgate.client.api import StoreAPI
-from tollgate.client.sync import renew_leases
+from tollgate.client.sync import sync_store
 from tollgate.runtime import (
     AddOnIntegrityError,
     AddOnNotLicensed,
@@ -184,7 +184,7 @@ def test_a_refund_takes_effect_at_the_next_renewal(timed_store: LiveStore, buyer
     assert opened(buyer, at()).has("forever")  # still leased until the next renewal
     with StoreAPI(timed_store.url) as api:
         keys = buyer.account.unlock(buyer.home, None)
-        report = renew_leases(buyer.home, api, buyer.account, keys)
+        report = sync_store(buyer.home, api, buyer.account, keys)
     assert report.revoked == [{"order_id": order_id, "reason": "refunded"}]
     with pytest.raises(AddOnNotLicensed, match="tollgate buy Timed forever"):
         opened(buyer, at()).check("forever")

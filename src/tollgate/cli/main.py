@@ -32,7 +32,7 @@ from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.registration import Registration
 from tollgate.client.registration import register as register_customer
 from tollgate.client.run import run_product
-from tollgate.client.sync import SyncReport, renew_leases
+from tollgate.client.sync import SyncReport, sync_store
 from tollgate.crypto.keyfile import Binding, KeyFile
 from tollgate.runtime import (
     AddOnIntegrityError,
@@ -467,8 +467,9 @@ def sync(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Renew the leases of the licences held here (a refund or a stop takes effect now). Core
-    software starts this in the background when a lease is half used."""
+    """Send the metered uses recorded here and renew the leases of the licences held (a refund
+    or a stop takes effect now). Core software starts this in the background after a use and
+    when a lease is half used."""
     chosen = [find_account(G.home, store)] if store else accounts(G.home)
     reports: list[SyncReport] = []
     failed: list[str] = []
@@ -477,7 +478,7 @@ def sync(
             continue
         try:
             with StoreAPI(account.url) as api:
-                reports.append(renew_leases(G.home, api, account, _unlock(account)))
+                reports.append(sync_store(G.home, api, account, _unlock(account)))
         except ClientError as exc:
             failed.append(f"{account.store_name}: {exc}")
             if not quiet and not as_json:
@@ -489,10 +490,38 @@ def sync(
             console.print(
                 f"{r.store_id}: {len(r.renewed)} licence(s) renewed"
                 + (f" until {r.renew_by[:10]}" if r.renew_by else "")
+                + "".join(f"; {n} use(s) {status}" for status, n in sorted(r.uses.items()))
                 + "".join(f"; {g['order_id']} removed ({g['reason']})" for g in r.revoked)
             )
     if failed:
         raise typer.Exit(int(Exit.UNREACHABLE))
+
+
+@app.command()
+@handled
+def usage(as_json: JsonOpt = False) -> None:
+    """Metered uses recorded here: queued (not sent yet), charged, recorded, declined."""
+    uses = G.home.state.uses()
+    charged: dict[str, int] = {}
+    for u in uses:
+        if u.status == "charged":
+            charged[u.currency] = charged.get(u.currency, 0) + u.amount
+    counts = {s: sum(u.status == s for u in uses) for s in ("queued", "declined")}
+    if as_json:
+        emit_json({"uses": [u.__dict__ for u in uses], "charged": charged, **counts})
+        return
+    for u in uses:
+        price = f"{u.amount} {u.currency}" if u.amount else "-"
+        console.print(
+            f"{u.at[:19]}  {u.product} {u.addon} {u.name:<14} {u.status:<9} {price:>10}  "
+            f"{u.event_id}"
+        )
+    total = ", ".join(f"{n} {c}" for c, n in sorted(charged.items())) or "nothing"
+    console.print(
+        f"{len(uses)} use(s); charged {total}; {counts['queued']} queued, "
+        f"{counts['declined']} declined"
+        + (" (run `tollgate sync` once the card works)" if counts["declined"] else "")
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -133,9 +133,9 @@ def plan_install(
     )
     state = home.state
     current = state.product(account.store_id, product)
-    old = {f.name: f for f in state.files(account.store_id, product) if f.kind == "core"}
+    old = _installed_openly(state, account.store_id, product)
     intact = current is not None and current.path.is_dir()
-    changes = compare(listed.core, old, intact=intact)
+    changes = compare(listed.open_files, old, intact=intact)
     return Plan(account.store_id, product, current.version if current else None, listed, changes)
 
 
@@ -191,10 +191,10 @@ def apply_plan(
         )
     staging = home.staging_dir(plan.store_id, plan.product, plan.version)
     staging.mkdir(parents=True, exist_ok=True)
-    old = {f.name: f for f in state.files(plan.store_id, plan.product) if f.kind == "core"}
+    old = _installed_openly(state, plan.store_id, plan.product)
     fetched = reused = patched = done_before = 0
     fallbacks: list[str] = []
-    for f in plan.listed.core:
+    for f in plan.listed.open_files:
         dest = staging / Path(*safe_relative(f.name).parts)
         dest.parent.mkdir(parents=True, exist_ok=True)
         before = old.get(f.name)
@@ -226,7 +226,8 @@ def apply_plan(
         {
             "entry": plan.listed.entry_point,
             "previous": plan.installed,
-            "files": [_file_json(f) for f in plan.listed.core],
+            "files": [_file_json(f) for f in plan.listed.open_files],
+            "addons": list(plan.listed.addons),
         },
     )
     _begin_switch(state, journal)
@@ -383,9 +384,15 @@ def _write_checked(dest: Path, blocks: Iterator[bytes], f: PlannedFile) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _installed_openly(state: ClientState, store_id: str, product: str) -> dict[str, InstalledFile]:
+    """The product's files in its folder (core and free add-ons), by name."""
+    return {f.name: f for f in state.files(store_id, product) if f.licence_id is None}
+
+
 def _file_json(f: PlannedFile) -> dict[str, Any]:
     return {
         "name": f.name,
+        "addon": f.addon,
         "digest": f.installed_digest,
         "size": f.installed_size,
         "target": f.target,
@@ -436,17 +443,20 @@ def _finish_switch(state: ClientState, entry: JournalEntry, *, detail: str) -> N
             ),
         )
         conn.execute(
-            "DELETE FROM files WHERE store_id = ? AND product = ? AND kind = 'core'",
+            "DELETE FROM files WHERE store_id = ? AND product = ? AND licence_id IS NULL",
             (entry.store_id, entry.product),
         )
         for f in entry.plan["files"]:
+            addon = f.get("addon")
             conn.execute(
                 "INSERT INTO files (store_id, product, kind, addon, name, version, function, "
                 "revision, path, digest, size, target, licence_id) "
-                "VALUES (?, ?, 'core', '', ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (
                     entry.store_id,
                     entry.product,
+                    "core" if addon is None else "add-on",
+                    addon or "",
                     f["name"],
                     f["version"],
                     f["function"],
@@ -457,11 +467,35 @@ def _finish_switch(state: ClientState, entry: JournalEntry, *, detail: str) -> N
                     f["target"],
                 ),
             )
+        _record_offers(conn, entry)
         action = "install" if previous is None else "update"
         if previous is not None:
             detail = f"from {previous}; {detail}"
         record_history(conn, entry.store_id, entry.product, action, entry.version, detail)
         _delete_journal(conn, entry)
+
+
+def _record_offers(conn: sqlite3.Connection, entry: JournalEntry) -> None:
+    """The add-ons the release now current offers (runtime imports name what to buy)."""
+    conn.execute(
+        "DELETE FROM offers WHERE store_id = ? AND product = ?", (entry.store_id, entry.product)
+    )
+    for a in entry.plan.get("addons", []):
+        conn.execute(
+            "INSERT INTO offers (store_id, product, addon, version, package, price, currency, "
+            "free, per_use) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.store_id,
+                entry.product,
+                a["name"],
+                entry.version,
+                a.get("package"),
+                a["price"],
+                a["currency"],
+                int(a["free"]),
+                a.get("per_use"),
+            ),
+        )
 
 
 def _delete_journal(conn: sqlite3.Connection, entry: JournalEntry) -> None:

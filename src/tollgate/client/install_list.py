@@ -80,10 +80,13 @@ class VerifiedInstallList:
     requires: tuple[str, ...]
     files: tuple[PlannedFile, ...]
     client_version: str | None
+    addons: tuple[dict[str, Any], ...] = ()  # the release's signed add-on offers
 
     @property
-    def core(self) -> list[PlannedFile]:
-        return [f for f in self.files if f.addon is None]
+    def open_files(self) -> list[PlannedFile]:
+        """What is installed openly in the product's folder: the core and free add-ons.
+        Encrypted add-ons go to the vault when bought (client/purchase.py)."""
+        return [f for f in self.files if not f.encrypted]
 
 
 def fetch_install_list(
@@ -136,7 +139,22 @@ def verify_install_list(
         requires=requires,
         files=files,
         client_version=listed.client_version,
+        addons=_offers(release.get("addons", [])),
     )
+
+
+def _offers(raw: Any) -> tuple[dict[str, Any], ...]:
+    """The release's add-on offers (signed with the release target), shape-checked."""
+    fields = {"name": str, "price": int, "currency": str, "free": bool}
+    if not isinstance(raw, list) or not all(
+        isinstance(a, dict)
+        and all(isinstance(a.get(k), t) for k, t in fields.items())
+        and (a.get("package") is None or str(a["package"]).isidentifier())
+        and (a.get("per_use") is None or isinstance(a["per_use"], int))
+        for a in raw
+    ):
+        raise IntegrityFailure("the release's add-on list is malformed")
+    return tuple(raw)
 
 
 def _planned(

@@ -1,4 +1,5 @@
-"""Running a product's core software in this process, with its add-ons opened in memory."""
+"""Running a product's core software in this process, with its add-ons opened in memory: the
+import hook is on, so the core may simply ``import`` an add-on's package."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tollgate.runtime.home import HOME_ENV, ClientHome
 
 
 def run_product(home: ClientHome, name: str, args: list[str], store_id: str | None = None) -> int:
-    product = Product.open(name, home=home.root, store_id=store_id)
+    product = Product.open(name, home=home.root, store_id=store_id).enable_imports()
     module_name, _, func_name = product.installed_entry.partition(":")
     os.environ[HOME_ENV] = str(home.root)
     os.environ["TOLLGATE_STORE_ID"] = product.store_id

@@ -1,4 +1,11 @@
-"""``tollgate sync``: renew the leases of every licence held (DESIGN.md section 4).
+"""``tollgate sync``: send the metered uses recorded here, and renew the leases of every
+licence held (DESIGN.md sections 4 and 5).
+
+Uses go first, in batches signed when they are sent (so a use queued for days is not refused
+for an old signature). Each result updates its row: ``charged``, ``recorded`` (counted, not
+charged per use) or ``declined`` (sent again by the next sync, which is how a use is charged
+once the card works); an event the store refused (an order refunded meanwhile) is kept as
+``refused``, never sent again. A use is deleted from nowhere: the state keeps the record.
 
 For each store: send the orders this machine holds licences for; each licence comes back
 re-signed with a new lease and is checked (signature, store, customer, same licence) before it
@@ -21,9 +28,12 @@ from tollgate.client.errors import IntegrityFailure, Refused
 from tollgate.crypto import CryptoError
 from tollgate.crypto.keys import time_mark_key
 from tollgate.runtime.home import ClientHome, write_json
-from tollgate.runtime.state import BoughtAddOn, record_history
+from tollgate.runtime.state import BoughtAddOn, now_iso, record_history
 from tollgate.runtime.timemark import read_mark, write_mark
 from tollgate.wire.licence import parse_licence
+
+USE_BATCH = 200
+USE_OUTCOMES = {"charged", "recorded", "declined", "refused"}
 
 
 @dataclass
@@ -32,6 +42,7 @@ class SyncReport:
     renewed: list[str] = field(default_factory=list)  # "MT dic2"
     revoked: list[dict[str, str]] = field(default_factory=list)
     renew_by: str | None = None
+    uses: dict[str, int] = field(default_factory=dict)  # outcome -> count, this sync
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,14 +50,53 @@ class SyncReport:
             "renewed": self.renewed,
             "revoked": self.revoked,
             "renew_by": self.renew_by,
+            "uses": self.uses,
         }
 
 
-def renew_leases(home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked) -> SyncReport:
+def sync_store(home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked) -> SyncReport:
     report = SyncReport(account.store_id)
+    send_uses(home, api, account, keys, report)
+    renew_leases(home, api, account, keys, report)
+    return report
+
+
+def send_uses(
+    home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked, report: SyncReport
+) -> None:
+    waiting = home.state.uses(account.store_id, statuses=("queued", "declined"))
+    signer = Signer(account.customer_id, keys.purchase_key)
+    for start in range(0, len(waiting), USE_BATCH):
+        batch = {u.event_id: u for u in waiting[start : start + USE_BATCH]}
+        body = {
+            "events": [
+                {"event_id": u.event_id, "order_id": u.order_id, "name": u.name, "at": u.at}
+                for u in batch.values()
+            ]
+        }
+        answer = api.request("POST", "/v1/uses", body=body, signer=signer)
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list):
+            raise IntegrityFailure("the store's answer to the uses sent is malformed")
+        with home.state.transaction() as conn:
+            for r in results:
+                sent = batch.get(str(r.get("event_id"))) if isinstance(r, dict) else None
+                status = r.get("status") if isinstance(r, dict) else None
+                if sent is None or status not in USE_OUTCOMES:
+                    raise IntegrityFailure("the store answered for a use that was not sent")
+                conn.execute(
+                    "UPDATE uses SET status = ?, charge_id = ?, sent_at = ? WHERE event_id = ?",
+                    (status, r.get("charge_id"), now_iso(), sent.event_id),
+                )
+                report.uses[status] = report.uses.get(status, 0) + 1
+
+
+def renew_leases(
+    home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked, report: SyncReport
+) -> None:
     held = {b.order_id: b for b in home.state.bought(account.store_id)}
     if not held:
-        return report
+        return
     signer = Signer(account.customer_id, keys.purchase_key)
     try:
         answer = api.request(
@@ -58,7 +108,7 @@ def renew_leases(home: ClientHome, api: StoreAPI, account: Account, keys: Unlock
         for each in held.values():
             _remove(home, account, each, "the store stopped selling to this customer")
             report.revoked.append({"order_id": each.order_id, "reason": "stopped"})
-        return report
+        return
     for envelope in answer.get("licences", []):
         try:
             licence = parse_licence(
@@ -86,7 +136,6 @@ def renew_leases(home: ClientHome, api: StoreAPI, account: Account, keys: Unlock
     except (KeyError, TypeError, ValueError) as exc:
         raise IntegrityFailure("the store's renewal answer has no store time") from exc
     _raise_mark(home, account, keys, store_time)
-    return report
 
 
 def _remove(home: ClientHome, account: Account, bought: BoughtAddOn, why: str) -> None:

@@ -1,9 +1,10 @@
 """Asking the download program to sync in the background: renew leases, send queued uses.
 
 The runtime has no network code and never derives the purchase key, so it cannot do either
-itself. When a lease is past half its time, or a use was recorded, it starts
-``python -m tollgate sync --quiet`` detached from the program, at most once every few minutes
-(a stamp file), and only when the download program is installed beside it. Offline, the sync
+itself. When a lease is past half its time (at most every 5 minutes), or a use was recorded
+(at most every 10 seconds), it starts ``python -m tollgate sync --quiet`` detached from the
+program (a stamp file keeps the pace), and only when the download program is installed beside
+it. Offline, the sync
 fails quietly and the next one tries again; nothing is lost, because the state holds the uses.
 ``TOLLGATE_BACKGROUND=0`` turns this off (tests, or a vendor who schedules ``tollgate sync``).
 """
@@ -20,18 +21,20 @@ from pathlib import Path
 from tollgate.runtime.home import HOME_ENV
 
 BACKGROUND_ENV = "TOLLGATE_BACKGROUND"
-MIN_INTERVAL = 300.0  # seconds between two background syncs
+LEASE_INTERVAL = 300.0  # seconds between two background syncs for leases
+USE_INTERVAL = 10.0  # ... and for metered uses, which should reach the store soon
 
 
-def request_sync(home: Path) -> bool:
-    """Start a background sync unless one started recently; True if one was started."""
+def request_sync(home: Path, min_interval: float = LEASE_INTERVAL) -> bool:
+    """Start a background sync unless one started less than ``min_interval`` seconds ago;
+    True if one was started."""
     if os.environ.get(BACKGROUND_ENV, "1") == "0":
         return False
     if importlib.util.find_spec("tollgate.cli") is None:
         return False
     stamp = home / ".sync-requested"
     try:
-        if time.time() - stamp.stat().st_mtime < MIN_INTERVAL:
+        if time.time() - stamp.stat().st_mtime < min_interval:
             return False
     except FileNotFoundError:
         pass

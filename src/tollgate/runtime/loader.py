@@ -11,7 +11,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from types import ModuleType
 
@@ -77,19 +77,33 @@ class MemoryFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def import_package(origin: str, files: dict[str, bytes]) -> ModuleType:
-    """Install a finder for the add-on's package and import it."""
+def package_dir_of(paths: Iterable[str]) -> str | None:
+    """The folder of an add-on's top-level package (the shallowest ``__init__.py``), if any;
+    its last part is the package's import name."""
     inits = sorted(
-        (p for p in files if p.endswith("/__init__.py") or p == "__init__.py"),
+        (p for p in paths if p.endswith("/__init__.py") or p == "__init__.py"),
         key=lambda p: p.count("/"),
     )
     if not inits:
-        raise ImportError(f"add-on {origin} has no Python package (__init__.py)")
+        return None
     package_dir = str(PurePosixPath(inits[0]).parent)
-    package = PurePosixPath(package_dir).name
-    if not package.isidentifier():
-        raise ImportError(f"add-on {origin}: {package_dir!r} is not an importable package")
-    if package in sys.modules:
+    return package_dir if PurePosixPath(package_dir).name.isidentifier() else None
+
+
+def install_finder(origin: str, files: dict[str, bytes]) -> MemoryFinder:
+    """Put a finder for the add-on's package first on ``sys.meta_path``."""
+    package_dir = package_dir_of(files)
+    if package_dir is None:
+        raise ImportError(f"add-on {origin} has no importable Python package (__init__.py)")
+    finder = MemoryFinder(origin, PurePosixPath(package_dir).name, package_dir, files)
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
+def import_package(origin: str, files: dict[str, bytes]) -> ModuleType:
+    """Install a finder for the add-on's package and import it."""
+    package_dir = package_dir_of(files)
+    package = PurePosixPath(package_dir).name if package_dir else None
+    if package is not None and package in sys.modules:
         return sys.modules[package]
-    sys.meta_path.insert(0, MemoryFinder(origin, package, package_dir, files))
-    return importlib.import_module(package)
+    return importlib.import_module(install_finder(origin, files).package)

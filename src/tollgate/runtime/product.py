@@ -12,8 +12,12 @@ memory. Nothing decrypted is written anywhere.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.abc
+import importlib.machinery
 import os
-from collections.abc import Callable
+import secrets
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -24,20 +28,21 @@ from tollgate.crypto.documents import public_key_from_b64
 from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
 from tollgate.crypto.keys import licence_wrapping_key, time_mark_key, unwrap_content_key
 from tollgate.crypto.stream import StreamReader
-from tollgate.runtime.background import request_sync
+from tollgate.runtime.background import USE_INTERVAL, request_sync
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
     AddOnNotLicensed,
     ClockMovedBack,
     LicenceNotValid,
+    PaymentDeclined,
     ProductAmbiguous,
     ProductNotInstalled,
 )
 from tollgate.runtime.home import ClientHome, read_json
-from tollgate.runtime.loader import import_package
+from tollgate.runtime.loader import import_package, install_finder
 from tollgate.runtime.machine import machine_id, os_release
 from tollgate.runtime.policy import Facts, check_licence
-from tollgate.runtime.state import BoughtAddOn, InstalledProduct
+from tollgate.runtime.state import BoughtAddOn, InstalledProduct, OfferedAddOn
 from tollgate.runtime.timemark import read_mark, write_mark
 from tollgate.wire.licence import Licence, parse_licence
 
@@ -67,10 +72,12 @@ class Product:
         home: ClientHome,
         installed: InstalledProduct,
         addons: dict[str, BoughtAddOn],
+        offers: dict[str, OfferedAddOn],
         clock: Clock,
     ) -> None:
         self._home, self._installed, self._addons = home, installed, addons
-        self._clock = clock
+        self._offers, self._clock = offers, clock
+        self._hook: AddOnImporter | None = None
         self._derived: _Derived | None = None
         self._sync_requested = False
 
@@ -100,8 +107,14 @@ class Product:
                 f"{name} is installed from several stores ({stores}): choose one with --store "
                 "or TOLLGATE_STORE_ID"
             )
-        addons = client_home.state.addons(found[0].store_id, name)
-        return cls(client_home, found[0], addons, clock or local_now)
+        state, store = client_home.state, found[0].store_id
+        return cls(
+            client_home,
+            found[0],
+            state.addons(store, name),
+            state.offers(store, name),
+            clock or local_now,
+        )
 
     @property
     def name(self) -> str:
@@ -120,18 +133,22 @@ class Product:
         return self._installed.entry
 
     def has(self, addon: str) -> bool:
-        """True if the add-on may be used now: bought here, its licence genuine and its policy
-        met. False if it is not bought or its licence does not allow it now (:meth:`check`
-        says why); a damaged add-on or licence raises :class:`AddOnIntegrityError`."""
+        """True if the add-on may be used now: free and installed, or bought here with its
+        licence genuine and its policy met. False if it is not bought or its licence does not
+        allow it now (:meth:`check` says why); a damaged add-on or licence raises
+        :class:`AddOnIntegrityError`."""
         try:
             self.check(addon)
         except (AddOnNotLicensed, LicenceNotValid):
             return False
         return True
 
-    def check(self, addon: str) -> Licence:
-        """The add-on's licence if it allows use now; otherwise raise the reason
-        (:class:`AddOnNotLicensed`, a :class:`LicenceNotValid`, :class:`AddOnIntegrityError`)."""
+    def check(self, addon: str) -> Licence | None:
+        """The add-on's licence if it allows use now (None for a free add-on, which needs
+        none); otherwise raise the reason (:class:`AddOnNotLicensed`, a
+        :class:`LicenceNotValid`, :class:`AddOnIntegrityError`)."""
+        if self._is_free(addon):
+            return None
         licence = self._licence(addon)
         derived = self._derive()
         now = self._clock()
@@ -148,9 +165,55 @@ class Product:
             self._sync_requested = request_sync(self._home.root)
         return licence
 
-    def read_addon_files(self, addon: str) -> dict[str, bytes]:
-        """Every file of a bought add-on, decrypted and authenticated in memory."""
+    def use(self, addon: str, name: str = "use") -> str:
+        """Record one use of an add-on and return its event id (DESIGN.md "Metered use").
+
+        The use is checked like any opening (licence, policy, a ``uses`` cap), refused while an
+        earlier use's charge stands declined, then written to the client state with a permanent
+        id before this returns, so it is never lost; the download program sends it, signed, in
+        the background (or at the next `tollgate sync`), and the store charges each id once.
+        """
+        if not name or len(name) > 100:
+            raise ValueError("a use's name is 1 to 100 characters")
         licence = self.check(addon)
+        if licence is None:
+            raise ValueError(f"{self.name} add-on {addon} is free: its uses are not metered")
+        declined = self._home.state.uses(self.store_id, statuses=("declined",))
+        if declined:
+            owed = sum(u.amount for u in declined)
+            raise PaymentDeclined(
+                f"{len(declined)} earlier use(s) ({owed} {declined[0].currency}) could not be "
+                "charged: the card on file was declined. Once the card works, run "
+                "`tollgate sync` and use it again"
+            )
+        amount, currency = licence.policy.per_use or (0, "")
+        event_id = "use_" + secrets.token_hex(16)
+        with self._home.state.transaction() as conn:
+            conn.execute(
+                "INSERT INTO uses (event_id, store_id, product, addon, order_id, name, at, "
+                "status, amount, currency) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (
+                    event_id,
+                    self.store_id,
+                    self.name,
+                    addon,
+                    licence.order_id,
+                    name,
+                    self._clock().isoformat(),
+                    amount,
+                    currency,
+                ),
+            )
+        request_sync(self._home.root, USE_INTERVAL)
+        return event_id
+
+    def read_addon_files(self, addon: str) -> dict[str, bytes]:
+        """Every file of an add-on: a bought one decrypted and authenticated in memory, a free
+        one read from the product's folder (checked against its signed SHA-256 when it was
+        installed, like the core)."""
+        licence = self.check(addon)
+        if licence is None:
+            return self._free_files(addon)
         kwk = self._derive().wrapping_keys[licence.licence_id]
         out: dict[str, bytes] = {}
         for f in licence.files:
@@ -178,6 +241,49 @@ class Product:
         """Decrypt, verify and import the add-on's Python package from memory."""
         return import_package(f"{self.name}/{addon}", self.read_addon_files(addon))
 
+    def enable_imports(self) -> Product:
+        """Let ``import <package>`` load this product's add-ons: a bought (or free) add-on is
+        opened as :meth:`import_module` would; one not bought raises
+        :class:`AddOnNotLicensed` (an ImportError) naming what to buy. Returns ``self``.
+        Replaces the hook of an earlier ``Product`` of the same product in this process."""
+        if self._hook is None:
+            sys.meta_path[:] = [
+                f
+                for f in sys.meta_path
+                if not (isinstance(f, AddOnImporter) and f.serves(self.store_id, self.name))
+            ]
+            self._hook = AddOnImporter(self)
+            sys.meta_path.append(self._hook)
+        return self
+
+    def offer_for_package(self, package: str) -> OfferedAddOn | None:
+        return next((o for o in self._offers.values() if o.package == package), None)
+
+    # -- free add-ons -------------------------------------------------------------------------
+
+    def _is_free(self, addon: str) -> bool:
+        offer = self._offers.get(addon)
+        return offer is not None and offer.free and addon not in self._addons
+
+    def _free_files(self, addon: str) -> dict[str, bytes]:
+        rows = [
+            f
+            for f in self._home.state.files(self.store_id, self.name)
+            if f.addon == addon and f.licence_id is None
+        ]
+        if not rows:
+            raise AddOnNotLicensed(
+                f"{self.name} add-on {addon} is free but not installed: run "
+                f"`tollgate update {self.name}`"
+            )
+        try:
+            return {f.name: f.path.read_bytes() for f in rows}
+        except OSError as exc:
+            raise AddOnIntegrityError(
+                f"{self.name} add-on {addon} is missing files ({exc}): run "
+                f"`tollgate update {self.name}`"
+            ) from exc
+
     # -- licences and keys --------------------------------------------------------------------
 
     def _account(self) -> dict[str, Any]:
@@ -187,8 +293,10 @@ class Product:
     def _licence(self, addon: str) -> Licence:
         bought = self._addons.get(addon)
         if bought is None:
+            offer = self._offers.get(addon)
+            price = "" if offer is None else f" ({offer.price} {offer.currency})"
             raise AddOnNotLicensed(
-                f"{self.name} add-on {addon!r} is not bought on this machine: "
+                f"{self.name} add-on {addon!r}{price} is not bought on this machine: "
                 f"run `tollgate buy {self.name} {addon}`"
             )
         try:
@@ -262,3 +370,32 @@ class Product:
         except OSError:
             return  # a read-only home still runs; the mark stays where it was
         derived.mark = seen
+
+
+class AddOnImporter(importlib.abc.MetaPathFinder):
+    """The import hook of :meth:`Product.enable_imports`: answers only for the top-level
+    packages the product's add-ons provide (from the signed release, kept in the state)."""
+
+    def __init__(self, product: Product) -> None:
+        self._product = product
+
+    def serves(self, store_id: str, name: str) -> bool:
+        return (self._product.store_id, self._product.name) == (store_id, name)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        offer = self._product.offer_for_package(fullname.partition(".")[0])
+        if offer is None:
+            return None
+        try:
+            files = self._product.read_addon_files(offer.addon)
+        except AddOnNotLicensed as exc:
+            raise AddOnNotLicensed(
+                f"`import {fullname}` needs the {offer.product} add-on {offer.addon!r} "
+                f"({offer.price} {offer.currency}): run `tollgate buy {offer.product} "
+                f"{offer.addon}`",
+                name=fullname,
+            ) from exc
+        finder = install_finder(f"{offer.product}/{offer.addon}", files)
+        return finder.find_spec(fullname, path, target)

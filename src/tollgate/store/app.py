@@ -48,9 +48,15 @@ from tollgate.store.services.orders import OrderService
 from tollgate.store.services.publish import Published, publish
 from tollgate.store.services.registration import register
 from tollgate.store.services.renewal import renew_leases
+from tollgate.store.services.usage import UsageService
 from tollgate.store.tuf_routes import tuf_router
 from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
-from tollgate.wire.schemas import OrderRequest, RegistrationRequest, RenewalRequest
+from tollgate.wire.schemas import (
+    OrderRequest,
+    RegistrationRequest,
+    RenewalRequest,
+    UsageRequest,
+)
 
 log = logging.getLogger("tollgate.store")
 MAX_BODY = 64 * 1024
@@ -68,6 +74,7 @@ class StoreContext:
     gateway: Gateway
     clock: Clock
     orders: OrderService
+    usage: UsageService
     registration_limit: RateLimiter
     repository: Repository
 
@@ -130,6 +137,7 @@ def open_store(
         gateway,
         clock,
         orders,
+        UsageService(sessions, gateway, clock),
         RateLimiter(registrations_per_minute, 60.0),
         repository,
     )
@@ -294,6 +302,12 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
         result: dict[str, Any] = await run(renew)
         return result
+
+    @app.post("/v1/uses", summary="Metered uses: each event charged at most once (signed)")
+    async def post_uses(
+        body: UsageRequest, caller: Caller = Depends(signed_caller)
+    ) -> dict[str, Any]:
+        return {"results": await run(ctx.usage.record, caller.customer_id, body.events)}
 
     def _files_of(s: Session, digest: str) -> list[ReleasedFile]:
         """The released files a blob is, or is a patch to."""

@@ -195,6 +195,33 @@ class Licence(Base):
     document: Mapped[dict[str, Any]]
 
 
+class UsageEvent(Base):
+    """A metered use (DESIGN.md section 5, "Metered use"), charged at most once.
+
+    ``event_id`` is made by the client when the use happens; unique per customer, so an event
+    sent twice is found, not charged again. ``pending`` covers the gap between recording and
+    the gateway's answer; a ``declined`` event is charged again (a new attempt) when the
+    customer's client sends it again, typically after a card update.
+    """
+
+    __tablename__ = "usage_events"
+    __table_args__ = (UniqueConstraint("customer_id", "event_id", name="uq_usage_customer_event"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    addon_id: Mapped[int] = mapped_column(ForeignKey("addons.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    used_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # pending | charged | declined | recorded
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    charge_id: Mapped[str | None] = mapped_column(String(64))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+
+
 class TufMetadata(Base):
     """Every version of every TUF role the store has signed (see store/repository.py)."""
 

@@ -39,6 +39,11 @@ class AddOnSpec:
     policy: dict[str, Any]
     countries: dict[str, list[str]] | None = None
 
+    @property
+    def free(self) -> bool:
+        """Free add-ons (no price, not charged per use) travel unencrypted, without licence."""
+        return self.price == 0 and not self.policy.get("per_use")
+
 
 @dataclass(frozen=True)
 class EnvironmentSpec:

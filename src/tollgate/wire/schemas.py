@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
@@ -57,3 +57,17 @@ class RenewalRequest(Strict):
     """The orders whose licences the client holds and wants renewed."""
 
     orders: list[str] = Field(max_length=1000)
+
+
+class UseIn(Strict):
+    """One metered use, as the runtime recorded it: the id is made once, when the use happens,
+    and never changes, so sending it again cannot charge it again."""
+
+    event_id: str = Field(pattern=ID_PATTERN)
+    order_id: str = Field(max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    at: AwareDatetime
+
+
+class UsageRequest(Strict):
+    events: list[UseIn] = Field(min_length=1, max_length=200)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from pathlib import PurePosixPath
 from typing import Any
 
 from packaging.version import Version
@@ -18,6 +19,7 @@ from tuf.api.metadata import TargetFile
 
 from tollgate.crypto import canonical
 from tollgate.crypto.documents import public_key_b64
+from tollgate.runtime.loader import package_dir_of
 from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
 from tollgate.store.folder import StoreKeys
 from tollgate.store.repository import Repository
@@ -96,6 +98,23 @@ def patch_entry(p: Patch) -> dict[str, Any]:
     }
 
 
+def addon_offer(addon: AddOn, paths: list[str]) -> dict[str, Any]:
+    """What a release says about one add-on: enough for the runtime to name what to buy when
+    a program imports its ``package``, and to open a free one without a licence."""
+    package_dir = package_dir_of(paths)
+    per_use = addon.policy.get("per_use")
+    return {
+        "name": addon.name,
+        "function": addon.function,
+        "revision": addon.revision,
+        "price": addon.price,
+        "currency": addon.currency,
+        "per_use": per_use,
+        "free": addon.price == 0 and not per_use,
+        "package": None if package_dir is None else PurePosixPath(package_dir).name,
+    }
+
+
 def release_entry(release: Release) -> dict[str, Any]:
     """The signed facts about a release as a whole (wire/targets.py, release target)."""
     return {
@@ -106,6 +125,10 @@ def release_entry(release: Release) -> dict[str, Any]:
         "notes": release.notes,
         "entry": release.entry,
         "requires": list(release.requires),
+        "addons": [
+            addon_offer(a, [f.path for f in release.files if f.addon_name == a.name])
+            for a in sorted(release.addons, key=lambda a: a.name)
+        ],
     }
 
 

@@ -137,7 +137,7 @@ def _same_revision_bought(
     ).first()
 
 
-def _rowcount(s: Session, statement: Update) -> int:
+def rowcount(s: Session, statement: Update) -> int:
     """Rows an UPDATE changed: the compare-and-set result."""
     result = s.execute(statement)
     assert isinstance(result, CursorResult)
@@ -227,7 +227,7 @@ class OrderService:
         """Same add-on, new Idempotency-Key: a fresh attempt if the last one failed."""
         if row.status != "failed":
             return row
-        changed = _rowcount(
+        changed = rowcount(
             s,
             update(Order)
             .where(Order.id == row.id, Order.status == "failed", Order.attempt == row.attempt)
@@ -272,7 +272,7 @@ class OrderService:
         now = self._clock()
         with self._sessions.begin() as s:
             status = "paid" if charge is None or charge.succeeded else "failed"
-            won = _rowcount(
+            won = rowcount(
                 s,
                 update(Order)
                 .where(Order.id == row.id, Order.status == "pending", Order.attempt == row.attempt)

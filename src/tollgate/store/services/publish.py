@@ -3,10 +3,10 @@
 Core files are stored zstd-compressed when that makes them smaller. Paid add-on files are
 encrypted once, each under its own random content key (sealed under the master key in the
 database), as a content stream whose file id names store, product, version, add-on and path; a
-file unchanged since an earlier release keeps that release's ciphertext. Free add-ons (price 0)
-are stored unencrypted. Blobs are written first (content-addressed, so an interrupted publish
-leaves only unreferenced blobs); the database rows and the new TUF metadata go in one
-transaction.
+file unchanged since an earlier release keeps that release's ciphertext. Free add-ons (price 0,
+not sold per use) are stored unencrypted. Blobs are written first (content-addressed, so an
+interrupted publish leaves only unreferenced blobs); the database rows and the new TUF metadata
+go in one transaction.
 
 ``[[environment]]`` tables tag the files they select: a file selected by core or an add-on keeps
 its kind and is installed only where one of its tags matches; a file selected only by an
@@ -301,7 +301,7 @@ def publish(
     rows = [_core(session, blobs, manifest.root, rel) for rel in core_paths]
     for spec in manifest.addons:
         for rel in addon_paths[spec.name]:
-            if spec.price == 0:  # free add-ons travel unencrypted
+            if spec.free:  # free add-ons travel unencrypted
                 rows.append(_plain(blobs, manifest.root, rel, spec.name))
                 continue
             stream_id = f"{store_id}/{manifest.name}/{version}/{spec.name}/{rel}"

@@ -20,7 +20,8 @@ from tollgate.store.folder import StoreKeys
 from tollgate.store.services.licences import renew_licence
 
 
-def _stands(s: Session, order: Order) -> bool:
+def order_stands(s: Session, order: Order) -> bool:
+    """Paid, and for a free update of a paid order, that order paid too (not refunded)."""
     if order.status != "paid":
         return False
     paid = s.get(Order, order.upgrade_of) if order.upgrade_of else order
@@ -43,7 +44,7 @@ def renew_leases(
         licence = s.scalars(select(Licence).where(Licence.order_id == order_id)).one_or_none()
         if order is None or order.customer_id != customer_id or licence is None:
             revoked.append({"order_id": order_id, "reason": "unknown"})
-        elif not _stands(s, order):
+        elif not order_stands(s, order):
             revoked.append({"order_id": order_id, "reason": "refunded"})
         else:
             renew_licence(s, keys, store_id=store_id, licence=licence, now=now)

@@ -1,0 +1,166 @@
+"""Metered uses (DESIGN.md section 5): each use event charged through the gateway at most once.
+
+1. In one transaction, find the event by (customer, event id) or insert it: ``pending`` when
+   the add-on is sold per use, ``recorded`` otherwise (a use counted, nothing charged). An
+   event id sent again with other facts is refused, as a reused Idempotency-Key is.
+2. A pending event is charged with ``use_<row id>/<attempt>`` as the gateway's idempotency key,
+   so a crash, a retry or two clients sending the same queue lead to one charge; the outcome is
+   set by compare-and-set on (status, attempt).
+3. A declined event sent again starts a new attempt: the customer's card may work now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tollgate.store.db import AddOn, Customer, Order, UsageEvent
+from tollgate.store.payments import Gateway, GatewayUnavailable, IdempotencyConflict
+from tollgate.store.services.errors import StoreError
+from tollgate.store.services.orders import rowcount
+from tollgate.store.services.renewal import order_stands
+from tollgate.wire.schemas import UseIn
+
+log = logging.getLogger("tollgate.store.usage")
+
+
+def _result(row: UsageEvent) -> dict[str, Any]:
+    return {
+        "event_id": row.event_id,
+        "status": row.status,
+        "amount": row.amount,
+        "currency": row.currency,
+        "charge_id": row.charge_id,
+        "failure_code": row.failure_code,
+    }
+
+
+def _refused(event: UseIn, reason: str) -> dict[str, Any]:
+    return {"event_id": event.event_id, "status": "refused", "failure_code": reason}
+
+
+class UsageService:
+    def __init__(
+        self, sessions: sessionmaker[Session], gateway: Gateway, clock: Callable[[], dt.datetime]
+    ) -> None:
+        self._sessions, self._gateway, self._clock = sessions, gateway, clock
+
+    def record(self, customer_id: str, events: list[UseIn]) -> list[dict[str, Any]]:
+        return [self._one(customer_id, e) for e in events]
+
+    def _one(self, customer_id: str, event: UseIn) -> dict[str, Any]:
+        row = self._find_or_insert(customer_id, event)
+        if isinstance(row, dict):
+            return row
+        if row.status == "pending":
+            row = self._charge(row)
+        return _result(row)
+
+    def _find_or_insert(self, customer_id: str, event: UseIn) -> UsageEvent | dict[str, Any]:
+        for _ in range(3):
+            with self._sessions.begin() as s:
+                row = s.scalars(
+                    select(UsageEvent).where(
+                        UsageEvent.customer_id == customer_id,
+                        UsageEvent.event_id == event.event_id,
+                    )
+                ).one_or_none()
+                if row is not None:
+                    if (row.order_id, row.name) != (event.order_id, event.name):
+                        return _refused(event, "event_id_reused")
+                    if row.status == "declined":
+                        self._retry(s, row)
+                    s.expunge(row)
+                    return row
+                order = s.get(Order, event.order_id)
+                if order is None or order.customer_id != customer_id:
+                    return _refused(event, "unknown_order")
+                if not order_stands(s, order):
+                    return _refused(event, "refunded")
+                addon = s.get_one(AddOn, order.addon_id)
+                per_use = int(addon.policy.get("per_use") or 0)
+                row = UsageEvent(
+                    customer_id=customer_id,
+                    event_id=event.event_id,
+                    order_id=order.id,
+                    addon_id=addon.id,
+                    name=event.name,
+                    used_at=event.at,
+                    received_at=self._clock(),
+                    amount=per_use,
+                    currency=addon.currency,
+                    status="pending" if per_use else "recorded",
+                    attempt=1,
+                )
+                s.add(row)
+                try:
+                    s.flush()
+                except DBIntegrityError:
+                    s.rollback()
+                    continue  # the same event arrived concurrently: read that one
+                s.expunge(row)
+                return row
+        raise StoreError("order_in_progress", "the use is being recorded elsewhere; retry")
+
+    def _retry(self, s: Session, row: UsageEvent) -> None:
+        rowcount(
+            s,
+            update(UsageEvent)
+            .where(
+                UsageEvent.id == row.id,
+                UsageEvent.status == "declined",
+                UsageEvent.attempt == row.attempt,
+            )
+            .values(status="pending", attempt=row.attempt + 1, failure_code=None),
+        )
+        s.refresh(row)
+
+    def _charge(self, row: UsageEvent) -> UsageEvent:
+        with self._sessions() as s:
+            token = s.get_one(Customer, row.customer_id).card_token
+        reference = f"use_{row.id}"
+        try:
+            charge = self._gateway.charge(
+                token,
+                amount=row.amount,
+                currency=row.currency,
+                idempotency_key=f"{reference}/{row.attempt}",
+                reference=reference,
+            )
+        except GatewayUnavailable as exc:
+            raise StoreError(
+                "payment_unavailable", "the payment gateway did not answer; retry later"
+            ) from exc
+        except IdempotencyConflict as exc:
+            raise StoreError("internal_error", "payment record conflict") from exc
+        if (charge.amount, charge.currency, charge.reference) != (
+            row.amount,
+            row.currency,
+            reference,
+        ):
+            log.error("gateway answered use %s with other terms", row.id)
+            raise StoreError("internal_error", "the gateway's answer does not match the use")
+        with self._sessions.begin() as s:
+            rowcount(
+                s,
+                update(UsageEvent)
+                .where(
+                    UsageEvent.id == row.id,
+                    UsageEvent.status == "pending",
+                    UsageEvent.attempt == row.attempt,
+                )
+                .values(
+                    status="charged" if charge.succeeded else "declined",
+                    charge_id=charge.id,
+                    failure_code=charge.failure_code,
+                ),
+            )
+            fresh = s.get_one(UsageEvent, row.id)
+            s.expunge(fresh)
+            return fresh
