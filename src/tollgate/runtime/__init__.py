@@ -2,9 +2,12 @@
 
 ```python
 from tollgate.runtime import Product
-mt = Product.open("MT")
-if mt.has("dic2"):
-    dic2 = mt.import_module("dic2")   # decrypted and verified in memory, then imported
+mt = Product.open("MT").enable_imports()  # `import mt_dic2` works once bought
+if mt.has("dic2"):                        # bought here, licence genuine, policy met now
+    dic2 = mt.import_module("dic2")       # decrypted and verified in memory, then imported
+with mt.open_content("novel") as book:    # random access: decrypts only the chunks read
+    text = book.page(12)
+mt.use("print", "print-document")         # a metered use: recorded, sent and charged once
 ```
 """
 

@@ -29,6 +29,7 @@ from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
 from tollgate.crypto.keys import licence_wrapping_key, time_mark_key, unwrap_content_key
 from tollgate.crypto.stream import StreamReader
 from tollgate.runtime.background import USE_INTERVAL, request_sync
+from tollgate.runtime.content import Content
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
     AddOnNotLicensed,
@@ -237,6 +238,35 @@ class Product:
                 ) from exc
         return out
 
+    def open_content(self, addon: str, path: str | None = None) -> Content:
+        """Random access to one file of an add-on (``path``, or its only file): a bought one
+        is decrypted chunk by chunk as it is read, never whole. Close it when done."""
+        licence = self.check(addon)
+        if licence is None:
+            rows = {
+                f.name: f.path
+                for f in self._home.state.files(self.store_id, self.name)
+                if f.addon == addon and f.licence_id is None
+            }
+            return Content.plain(rows[_one_path(self.name, addon, list(rows), path)])
+        files = {f.path: f for f in licence.files}
+        f = files[_one_path(self.name, addon, list(files), path)]
+        vault = self._home.vault_file(
+            licence.store_id, licence.product, licence.addon, licence.version, f.digest
+        )
+        try:
+            content_key = unwrap_content_key(
+                self._derive().wrapping_keys[licence.licence_id], f.wrapped_key
+            )
+            return Content.encrypted(
+                vault, content_key, file_id=f.stream_id, commitment=f.commitment
+            )
+        except (OSError, ValueError, CryptoError) as exc:
+            raise AddOnIntegrityError(
+                f"{self.name} add-on {addon}: {f.path} failed its check ({exc}). Reinstall "
+                f"with `tollgate buy {self.name} {addon}`"
+            ) from exc
+
     def import_module(self, addon: str) -> ModuleType:
         """Decrypt, verify and import the add-on's Python package from memory."""
         return import_package(f"{self.name}/{addon}", self.read_addon_files(addon))
@@ -370,6 +400,18 @@ class Product:
         except OSError:
             return  # a read-only home still runs; the mark stays where it was
         derived.mark = seen
+
+
+def _one_path(product: str, addon: str, paths: list[str], path: str | None) -> str:
+    if path is None and len(paths) == 1:
+        return paths[0]
+    if path in paths:
+        return path
+    raise FileNotFoundError(
+        f"{product} add-on {addon} has "
+        + (f"no file {path!r}" if path else "several files: name one")
+        + f" (it has: {', '.join(sorted(paths)) or 'none'})"
+    )
 
 
 class AddOnImporter(importlib.abc.MetaPathFinder):
