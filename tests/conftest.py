@@ -7,8 +7,10 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,6 +150,27 @@ def start_store(
     for source in products:
         ctx.publish(source)
     return LiveStore(ctx, serve_in_thread(ctx), folder)
+
+
+@contextmanager
+def serving(
+    base: Path, database_url: str, products: list[Path], **options: Any
+) -> Iterator[LiveStore]:
+    """A store with ``products`` published, served on loopback until the block ends."""
+    live = start_store(base, database_url, products, **options)
+    try:
+        yield live
+    finally:
+        live.server.stop()
+        live.ctx.close()
+
+
+def write_tree(where: Path, files: dict[str, str]) -> Path:
+    """A product's source folder: each relative path with its text."""
+    for rel, text in files.items():
+        (where / rel).parent.mkdir(parents=True, exist_ok=True)
+        (where / rel).write_text(text)
+    return where
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from test_cli import tg
 from test_purchase import purchase
 
-from conftest import Customer, LiveStore, registered, start_store
+from conftest import Customer, LiveStore, registered, serving, write_tree
 from tollgate.runtime import AddOnNotLicensed, Product
 from tollgate.runtime.loader import MemoryFinder
 from tollgate.runtime.product import AddOnImporter
@@ -57,31 +57,24 @@ def main(argv):
 
 
 def plug_product(where: Path) -> Path:
-    (where / "plug").mkdir(parents=True)
-    (where / "plug" / "main.py").write_text(MAIN)
-    extra = where / "addons" / "extra" / "plug_extra"
-    extra.mkdir(parents=True)
-    (extra / "__init__.py").write_text(
-        "import pkgutil\n\ndef greeting():\n"
-        "    return pkgutil.get_data(__name__, 'hello.txt').decode().strip()\n"
+    return write_tree(
+        where,
+        {
+            "plug/main.py": MAIN,
+            "addons/extra/plug_extra/__init__.py": "import pkgutil\n\ndef greeting():\n"
+            "    return pkgutil.get_data(__name__, 'hello.txt').decode().strip()\n",
+            "addons/extra/plug_extra/hello.txt": "hello from a free add-on\n",
+            "addons/pro/plug_pro/__init__.py": "",
+            "addons/pro/plug_pro/engine.py": "def power():\n    return 9000\n",
+            "tollgate.toml": MANIFEST,
+        },
     )
-    (extra / "hello.txt").write_text("hello from a free add-on\n")
-    pro = where / "addons" / "pro" / "plug_pro"
-    pro.mkdir(parents=True)
-    (pro / "__init__.py").write_text("")
-    (pro / "engine.py").write_text("def power():\n    return 9000\n")
-    (where / "tollgate.toml").write_text(MANIFEST)
-    return where
 
 
 @pytest.fixture
 def plug_store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
-    live = start_store(tmp_path / "store", database_url, [plug_product(tmp_path / "src")])
-    try:
+    with serving(tmp_path / "store", database_url, [plug_product(tmp_path / "src")]) as live:
         yield live
-    finally:
-        live.server.stop()
-        live.ctx.close()
 
 
 @pytest.fixture

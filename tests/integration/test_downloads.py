@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Customer, LiveStore, registered, start_store
+from conftest import Customer, LiveStore, registered, serving, start_store
 from mitm import ManInTheMiddle, Tamper, streamed
 from store_process import start
 from tollgate.client.api import StoreAPI
@@ -43,12 +43,8 @@ def big_product(where: Path, size: int) -> Path:
 @pytest.fixture
 def big_store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
     src = big_product(tmp_path / "big-src", SIZE)
-    live = start_store(tmp_path / "store", database_url, [src], part_size=PART)
-    try:
+    with serving(tmp_path / "store", database_url, [src], part_size=PART) as live:
         yield live
-    finally:
-        live.server.stop()
-        live.ctx.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from test_cli import tg
 from test_purchase import purchase, succeeded_charges
 
-from conftest import Customer, LiveStore, registered, start_store
+from conftest import Customer, LiveStore, registered, serving, write_tree
 from tollgate.client.api import StoreAPI
 from tollgate.client.sync import sync_store
 from tollgate.runtime import (
@@ -49,29 +49,20 @@ ADDONS = {
 
 
 def timed_product(where: Path) -> Path:
-    (where / "timed").mkdir(parents=True)
-    (where / "timed" / "main.py").write_text("def main(argv):\n    return 0\n")
-    text = MANIFEST
+    files = {"timed/main.py": "def main(argv):\n    return 0\n", "tollgate.toml": MANIFEST}
     for name, policy in ADDONS.items():
-        pkg = where / "addons" / name / f"timed_{name}"
-        pkg.mkdir(parents=True)
-        (pkg / "__init__.py").write_text(f"NAME = {name!r}\n")
-        text += (
+        files[f"addons/{name}/timed_{name}/__init__.py"] = f"NAME = {name!r}\n"
+        files["tollgate.toml"] += (
             f'\n[[addon]]\nname = "{name}"\nrevision = 1\nprice = 200\ncurrency = "JPY"\n'
             f'files = ["addons/{name}/**"]\n{policy}\n'
         )
-    (where / "tollgate.toml").write_text(text)
-    return where
+    return write_tree(where, files)
 
 
 @pytest.fixture
 def timed_store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
-    live = start_store(tmp_path / "store", database_url, [timed_product(tmp_path / "src")])
-    try:
+    with serving(tmp_path / "store", database_url, [timed_product(tmp_path / "src")]) as live:
         yield live
-    finally:
-        live.server.stop()
-        live.ctx.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from test_cli import tg
 from test_purchase import purchase, succeeded_charges
 
-from conftest import Customer, LiveStore, registered, start_store
+from conftest import Customer, LiveStore, registered, serving, write_tree
 from tollgate.client.api import Signer, StoreAPI
 from tollgate.client.errors import Unreachable
 from tollgate.client.sync import SyncReport, send_uses, sync_store
@@ -53,24 +53,16 @@ DECLINING_CARD = "4000000000009995"  # passes the card check; every charge fails
 
 
 def meter_product(where: Path) -> Path:
-    (where / "meter").mkdir(parents=True)
-    (where / "meter" / "main.py").write_text("def main(argv):\n    return 0\n")
+    files = {"meter/main.py": "def main(argv):\n    return 0\n", "tollgate.toml": MANIFEST}
     for name in ("print", "two"):
-        pkg = where / "addons" / name / f"meter_{name}"
-        pkg.mkdir(parents=True)
-        (pkg / "__init__.py").write_text(f"NAME = {name!r}\n")
-    (where / "tollgate.toml").write_text(MANIFEST)
-    return where
+        files[f"addons/{name}/meter_{name}/__init__.py"] = f"NAME = {name!r}\n"
+    return write_tree(where, files)
 
 
 @pytest.fixture
 def meter_store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
-    live = start_store(tmp_path / "store", database_url, [meter_product(tmp_path / "src")])
-    try:
+    with serving(tmp_path / "store", database_url, [meter_product(tmp_path / "src")]) as live:
         yield live
-    finally:
-        live.server.stop()
-        live.ctx.close()
 
 
 def buyer_with(store: LiveStore, home: Path, card: str = "4242424242424242") -> Customer:

@@ -37,7 +37,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tollgate.crypto import canonical
 from tollgate.store.db import AddOn, Customer, Licence, Order, Product, Release
 from tollgate.store.folder import StoreKeys
-from tollgate.store.payments import Charge, Gateway, GatewayUnavailable, IdempotencyConflict
+from tollgate.store.payments import Charge, Gateway
+from tollgate.store.services.charging import charge_once
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.licences import issue_licence
 from tollgate.wire.schemas import OrderRequest
@@ -246,24 +247,14 @@ class OrderService:
         return row
 
     def _charge(self, row: Order, token: str) -> Charge:
-        try:
-            charge = self._gateway.charge(
-                token,
-                amount=row.amount,
-                currency=row.currency,
-                idempotency_key=f"{row.id}/{row.attempt}",
-                reference=row.id,
-            )
-        except GatewayUnavailable as exc:
-            raise StoreError(
-                "payment_unavailable", "the payment gateway did not answer; retry later"
-            ) from exc
-        except IdempotencyConflict as exc:
-            raise StoreError("internal_error", "payment record conflict") from exc
-        if (charge.amount, charge.currency, charge.reference) != (row.amount, row.currency, row.id):
-            log.error("gateway answered order %s with other terms", row.id)
-            raise StoreError("internal_error", "the gateway's answer does not match the order")
-        return charge
+        return charge_once(
+            self._gateway,
+            token,
+            amount=row.amount,
+            currency=row.currency,
+            idempotency_key=f"{row.id}/{row.attempt}",
+            reference=row.id,
+        )
 
     def _complete(self, row: Order) -> OrderOutcome:
         with self._sessions() as s:

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,13 +20,12 @@ from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tollgate.store.db import AddOn, Customer, Order, UsageEvent
-from tollgate.store.payments import Gateway, GatewayUnavailable, IdempotencyConflict
+from tollgate.store.payments import Gateway
+from tollgate.store.services.charging import charge_once
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.orders import rowcount
 from tollgate.store.services.renewal import order_stands
 from tollgate.wire.schemas import UseIn
-
-log = logging.getLogger("tollgate.store.usage")
 
 
 def _result(row: UsageEvent) -> dict[str, Any]:
@@ -125,27 +123,14 @@ class UsageService:
         with self._sessions() as s:
             token = s.get_one(Customer, row.customer_id).card_token
         reference = f"use_{row.id}"
-        try:
-            charge = self._gateway.charge(
-                token,
-                amount=row.amount,
-                currency=row.currency,
-                idempotency_key=f"{reference}/{row.attempt}",
-                reference=reference,
-            )
-        except GatewayUnavailable as exc:
-            raise StoreError(
-                "payment_unavailable", "the payment gateway did not answer; retry later"
-            ) from exc
-        except IdempotencyConflict as exc:
-            raise StoreError("internal_error", "payment record conflict") from exc
-        if (charge.amount, charge.currency, charge.reference) != (
-            row.amount,
-            row.currency,
-            reference,
-        ):
-            log.error("gateway answered use %s with other terms", row.id)
-            raise StoreError("internal_error", "the gateway's answer does not match the use")
+        charge = charge_once(
+            self._gateway,
+            token,
+            amount=row.amount,
+            currency=row.currency,
+            idempotency_key=f"{reference}/{row.attempt}",
+            reference=reference,
+        )
         with self._sessions.begin() as s:
             rowcount(
                 s,
