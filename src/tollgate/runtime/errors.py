@@ -4,7 +4,7 @@
 TollgateRuntimeError
 ├── ProductNotInstalled
 │   └── ProductAmbiguous
-├── ClientStateDamaged             the state database is unreadable: `tollgate repair`
+├── ClientStateDamaged             the state database is unreadable
 ├── AddOnNotLicensed (ImportError) not bought here: names what to buy
 ├── LicenceNotValid                bought, but not usable now; ``reason`` says why:
 │   ├── LicenceExpired             "expired" (until / days) or "not_yet_valid"
@@ -34,7 +34,7 @@ class ProductAmbiguous(ProductNotInstalled):
 
 
 class ClientStateDamaged(TollgateRuntimeError):
-    """The client state database cannot be read; `tollgate repair` rebuilds it."""
+    """The client state database cannot be read (damaged, or written by a newer client)."""
 
 
 class AddOnNotLicensed(TollgateRuntimeError, ImportError):

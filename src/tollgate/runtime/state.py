@@ -186,9 +186,9 @@ class ClientState:
             yield conn
         except sqlite3.DatabaseError as exc:
             raise StateDamaged(
-                f"the client state {self.path} cannot be read ({exc}). Run `tollgate repair`: "
-                "it moves it aside and reinstalls your products and add-ons from the store "
-                "(purchases are kept by the store: nothing is charged again)"
+                f"the client state {self.path} cannot be read ({exc}). Move it aside, then "
+                "run `tollgate install` for each product and `tollgate buy` for each add-on "
+                "again: the store keeps your purchases and charges nothing twice"
             ) from exc
         finally:
             conn.close()
