@@ -28,8 +28,9 @@ from tollgate.runtime import (
     OutsideAllowedHours,
     Product,
 )
-from tollgate.store.db import Order
+from tollgate.store.db import Order, SandboxCharge
 from tollgate.store.services import admin
+from tollgate.store.services.errors import StoreError
 
 MANIFEST = """
 [product]
@@ -172,6 +173,17 @@ def test_a_refund_takes_effect_at_the_next_renewal(timed_store: LiveStore, buyer
         timed_store.ctx.sessions, timed_store.ctx.gateway, order_id, timed_store.ctx.clock()
     )
     assert result["refunded"] == 200
+    again = admin.refund_order(
+        timed_store.ctx.sessions, timed_store.ctx.gateway, order_id, timed_store.ctx.clock()
+    )
+    assert again == result  # refunding twice changes nothing
+    with timed_store.ctx.sessions() as s:
+        refunds = s.scalars(select(SandboxCharge.status).where(SandboxCharge.reference == order_id))
+        assert list(refunds) == ["refunded"]
+    with pytest.raises(StoreError, match="no paid order"):
+        admin.refund_order(
+            timed_store.ctx.sessions, timed_store.ctx.gateway, "ord_nope", timed_store.ctx.clock()
+        )
     assert opened(buyer, at()).has("forever")  # still leased until the next renewal
     with StoreAPI(timed_store.url) as api:
         keys = buyer.account.unlock(buyer.home, None)

@@ -16,7 +16,7 @@ from test_purchase import purchase, succeeded_charges
 
 from conftest import Customer, LiveStore, registered, serving, write_tree
 from tollgate.client.api import Signer, StoreAPI
-from tollgate.client.errors import Unreachable
+from tollgate.client.errors import Refused, Unreachable
 from tollgate.client.sync import SyncReport, send_uses, sync_store
 from tollgate.runtime import PaymentDeclined, Product, UsesExhausted
 from tollgate.store.db import Customer as CustomerRow
@@ -202,3 +202,24 @@ def test_the_store_refuses_reused_ids_and_uses_of_refunded_orders(
     meter(buyer).use("two")  # still leased on this machine until the next renewal
     assert sync(meter_store, buyer).uses == {"refused": 1}
     assert sync(meter_store, buyer).uses == {}  # a refused use is not sent again
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [],
+        [{"event_id": "short", "order_id": "ord_x", "name": "use", "at": "2026-01-01T00:00:00Z"}],
+        [{"event_id": "use_12345678", "order_id": "ord_x", "name": "use", "at": "2026-01-01"}],
+        [{"event_id": "use_12345678", "order_id": "ord_x", "name": "", "at": "2026-01-01T00:00Z"}],
+    ],
+    ids=["no events", "short id", "time without zone", "empty name"],
+)
+def test_malformed_uses_are_refused_and_nothing_is_recorded(
+    meter_store: LiveStore, buyer: Customer, events: list[dict[str, str]]
+) -> None:
+    signer = Signer(buyer.account.customer_id, buyer.account.unlock_purchase_key(buyer.home, None))
+    with StoreAPI(meter_store.url) as api, pytest.raises(Refused) as info:
+        api.request("POST", "/v1/uses", body={"events": events}, signer=signer)
+    assert info.value.code == "malformed_request"
+    with meter_store.ctx.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(UsageEvent)) == 0
