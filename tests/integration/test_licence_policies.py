@@ -16,7 +16,9 @@ from test_cli import tg
 from test_purchase import purchase, succeeded_charges
 
 from conftest import Customer, LiveStore, registered, serving, write_tree
+from mitm import ManInTheMiddle, answer
 from tollgate.client.api import StoreAPI
+from tollgate.client.errors import IntegrityFailure
 from tollgate.client.sync import sync_store
 from tollgate.runtime import (
     AddOnIntegrityError,
@@ -256,3 +258,26 @@ def test_a_half_used_lease_starts_a_background_sync(
         json.loads(licence.read_text())["signed"]["issued_at"]
     ) - dt.timedelta(seconds=1)
     assert renewed["counter"] > before
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"licences": [], "revoked": "all", "store_time": "2026-11-24T00:00:00+00:00"},
+        {"licences": [], "revoked": [{"reason": "refunded"}], "store_time": "now"},
+        {"licences": [{"signed": {}, "signatures": []}], "revoked": []},
+    ],
+    ids=["revoked not a list", "revoked without order", "no store time"],
+)
+def test_a_malformed_renewal_answer_changes_nothing(
+    timed_store: LiveStore, buyer: Customer, forged: dict[str, object]
+) -> None:
+    store_id = buyer.account.store_id
+    before = {p.name: p.read_bytes() for p in buyer.home.store_dir(store_id).rglob("*.json")}
+    history = buyer.home.state.history()
+    mitm = ManInTheMiddle(rewrite=answer("/v1/licences/renew", json.dumps(forged).encode()))
+    with StoreAPI(timed_store.url, transport=mitm) as api, pytest.raises(IntegrityFailure):
+        sync_store(buyer.home, api, buyer.account, buyer.account.unlock(buyer.home, None))
+    after = {p.name: p.read_bytes() for p in buyer.home.store_dir(store_id).rglob("*.json")}
+    assert after == before and buyer.home.state.history() == history
+    assert set(buyer.home.state.addons(store_id, "Timed")) == set(ADDONS)

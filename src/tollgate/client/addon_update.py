@@ -304,7 +304,6 @@ def _held_licence(home: ClientHome, account: Account, licence_id: str) -> Licenc
 def _remove_other_releases(
     home: ClientHome, store_id: str, product: str, addon: str, version: str
 ) -> None:
-    folder = home.vault_file(store_id, product, addon, version, "x").parent.parent
-    for child in folder.iterdir():
+    for child in home.addon_vault(store_id, product, addon).iterdir():
         if child.is_dir() and child.name != version:
             shutil.rmtree(child)

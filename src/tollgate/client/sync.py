@@ -109,7 +109,9 @@ def renew_leases(
             _remove(home, account, each, "the store stopped selling to this customer")
             report.revoked.append({"order_id": each.order_id, "reason": "stopped"})
         return
-    for envelope in answer.get("licences", []):
+    licences, revoked, store_time = _renewal_answer(answer)
+    renewed = []
+    for envelope in licences:
         try:
             licence = parse_licence(
                 envelope,
@@ -119,23 +121,34 @@ def renew_leases(
             )
         except CryptoError as exc:
             raise IntegrityFailure(f"a renewed licence does not verify: {exc}") from exc
-        renewed = held.get(licence.order_id)
-        if renewed is None or renewed.licence_id != licence.licence_id:
+        mine = held.get(licence.order_id)
+        if mine is None or mine.licence_id != licence.licence_id:
             raise IntegrityFailure("the store renewed a licence this machine does not hold")
+        renewed.append((licence, envelope))
+    # Everything checked: now change what is on disk.
+    for licence, envelope in renewed:
         write_json(home.licence_path(account.store_id, licence.licence_id), envelope)
         report.renewed.append(f"{licence.product} {licence.addon}")
-        report.renew_by = min(report.renew_by or "~", licence.renew_by.isoformat())
-    for gone in answer.get("revoked", []):
-        revoked = held.get(str(gone.get("order_id")))
-        if revoked is not None:
-            reason = str(gone.get("reason", "revoked"))
-            _remove(home, account, revoked, f"the order was {reason}")
-            report.revoked.append({"order_id": revoked.order_id, "reason": reason})
-    try:
-        store_time = dt.datetime.fromisoformat(answer["store_time"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IntegrityFailure("the store's renewal answer has no store time") from exc
+    if renewed:
+        report.renew_by = min(licence.renew_by for licence, _ in renewed).isoformat()
+    for order_id, reason in revoked:
+        gone = held.get(order_id)
+        if gone is not None:
+            _remove(home, account, gone, f"the order was {reason}")
+            report.revoked.append({"order_id": order_id, "reason": reason})
     _raise_mark(home, account, keys, store_time)
+
+
+def _renewal_answer(answer: Any) -> tuple[list[Any], list[tuple[str, str]], dt.datetime]:
+    """The renewal answer's licences, revoked orders and store time, or IntegrityFailure."""
+    try:
+        licences, revoked = answer["licences"], answer["revoked"]
+        if not isinstance(licences, list) or not isinstance(revoked, list):
+            raise TypeError("licences and revoked must be lists")
+        gone = [(str(g["order_id"]), str(g.get("reason", "revoked"))) for g in revoked]
+        return licences, gone, dt.datetime.fromisoformat(answer["store_time"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise IntegrityFailure(f"the store's renewal answer is malformed: {exc}") from exc
 
 
 def _remove(home: ClientHome, account: Account, bought: BoughtAddOn, why: str) -> None:
@@ -154,8 +167,7 @@ def _remove(home: ClientHome, account: Account, bought: BoughtAddOn, why: str) -
             conn, store_id, bought.product, "revoke", bought.version, f"{bought.addon}: {why}"
         )
     home.licence_path(store_id, bought.licence_id).unlink(missing_ok=True)
-    folder = home.vault_file(store_id, bought.product, bought.addon, "v", "x").parent.parent
-    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(home.addon_vault(store_id, bought.product, bought.addon), ignore_errors=True)
 
 
 def _raise_mark(

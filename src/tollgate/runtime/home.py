@@ -99,10 +99,14 @@ class ClientHome:
     def staging_dir(self, store_id: str, product: str, version: str) -> Path:
         return self.root / "products" / store_id / product / f".{version}.staging"
 
+    def addon_vault(self, store_id: str, product: str, addon: str) -> Path:
+        """The vault folder of one add-on: a folder per release beneath it."""
+        return self.root / "vault" / store_id / product / addon
+
     def vault_file(
         self, store_id: str, product: str, addon: str, version: str, digest: str
     ) -> Path:
-        return self.root / "vault" / store_id / product / addon / version / digest
+        return self.addon_vault(store_id, product, addon) / version / digest
 
     def accounts(self) -> list[dict[str, Any]]:
         base = self.root / "stores"

@@ -80,6 +80,7 @@ class Product:
         self._offers, self._clock = offers, clock
         self._hook: AddOnImporter | None = None
         self._derived: _Derived | None = None
+        self._account_json: dict[str, Any] | None = None
         self._sync_requested = False
 
     @classmethod
@@ -157,7 +158,9 @@ class Product:
             now=now,
             mark=derived.mark,
             os_release=os_release(),
-            uses=self._home.state.use_count(self.store_id, self.name, addon),
+            uses=0
+            if licence.policy.uses is None
+            else self._home.state.use_count(self.store_id, self.name, addon),
         )
         check_licence(licence, facts)
         self._advance_mark(derived, max(now, licence.issued_at))
@@ -243,11 +246,7 @@ class Product:
         is decrypted chunk by chunk as it is read, never whole. Close it when done."""
         licence = self.check(addon)
         if licence is None:
-            rows = {
-                f.name: f.path
-                for f in self._home.state.files(self.store_id, self.name)
-                if f.addon == addon and f.licence_id is None
-            }
+            rows = self._free_paths(addon)
             return Content.plain(rows[_one_path(self.name, addon, list(rows), path)])
         files = {f.path: f for f in licence.files}
         f = files[_one_path(self.name, addon, list(files), path)]
@@ -295,19 +294,23 @@ class Product:
         offer = self._offers.get(addon)
         return offer is not None and offer.free and addon not in self._addons
 
-    def _free_files(self, addon: str) -> dict[str, bytes]:
-        rows = [
-            f
+    def _free_paths(self, addon: str) -> dict[str, Path]:
+        """A free add-on's installed files, by name (installed openly, like the core)."""
+        rows = {
+            f.name: f.path
             for f in self._home.state.files(self.store_id, self.name)
             if f.addon == addon and f.licence_id is None
-        ]
+        }
         if not rows:
             raise AddOnNotLicensed(
                 f"{self.name} add-on {addon} is free but not installed: run "
                 f"`tollgate update {self.name}`"
             )
+        return rows
+
+    def _free_files(self, addon: str) -> dict[str, bytes]:
         try:
-            return {f.name: f.path.read_bytes() for f in rows}
+            return {name: path.read_bytes() for name, path in self._free_paths(addon).items()}
         except OSError as exc:
             raise AddOnIntegrityError(
                 f"{self.name} add-on {addon} is missing files ({exc}): run "
@@ -317,8 +320,10 @@ class Product:
     # -- licences and keys --------------------------------------------------------------------
 
     def _account(self) -> dict[str, Any]:
-        account: dict[str, Any] = read_json(self._home.account_path(self.store_id))
-        return account
+        """The account file (pinned licence key, customer id), read once per Product."""
+        if self._account_json is None:
+            self._account_json = read_json(self._home.account_path(self.store_id))
+        return self._account_json
 
     def _licence(self, addon: str) -> Licence:
         bought = self._addons.get(addon)
