@@ -26,6 +26,7 @@ from tollgate.store.server import RunningServer, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 MT = ROOT / "examples" / "mt"
+SHELF = ROOT / "examples" / "shelf"
 PG_ENV = "TOLLGATE_TEST_POSTGRES"
 TOOLS_MANIFEST = """
 [product]

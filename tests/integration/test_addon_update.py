@@ -25,6 +25,7 @@ from tollgate.store.db import AddOn, Order, Patch, ReleasedFile
 
 DICTIONARY = "addons/mt_dic2/dictionary.tsv"
 INIT = "addons/mt_dic2/__init__.py"
+INFLECTION = "addons/mt_dic2/inflection.py"
 
 
 def release_with_new_words(where: Path, version: str, *, revision: int = 1) -> Path:
@@ -68,10 +69,10 @@ def test_bought_addon_follows_the_release_patched_and_free(
             False,
         )
         actions = {c.name: c.action for c in update.changes}
-        assert actions == {INIT: "keep", DICTIONARY: "patch"}
+        assert actions == {INIT: "keep", INFLECTION: "keep", DICTIONARY: "patch"}
         keys = customer.account.unlock(customer.home, None)
         done = apply_addon_update(customer.home, api, customer.account, keys, update)
-    assert (done.patched_files, done.kept_files, done.patch_fallbacks) == (1, 1, [])
+    assert (done.patched_files, done.kept_files, done.patch_fallbacks) == (1, 2, [])
     assert done.fetched_bytes == patch.size < (tmp_path / "1.1" / DICTIONARY).stat().st_size / 10
     assert succeeded_charges(store) == charges  # nothing charged for the update
     with store.ctx.sessions() as s:

@@ -59,7 +59,7 @@ def test_buy_once_and_open_in_memory(store: LiveStore, customer: Customer) -> No
     with pytest.raises(AddOnNotLicensed, match="tollgate buy MT dic2"):
         mt.read_addon_files("dic2")
     done = purchase(store, customer)
-    assert (done.amount, done.currency, done.files) == (300, "JPY", 2)
+    assert (done.amount, done.currency, done.files) == (300, "JPY", 3)
     files = Product.open("MT", home=customer.home.root).read_addon_files("dic2")
     assert b"def lookup" in files["addons/mt_dic2/__init__.py"]
     assert "古い".encode() in files["addons/mt_dic2/dictionary.tsv"]

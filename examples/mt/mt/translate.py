@@ -1,4 +1,4 @@
-"""Word-by-word translation with a basic list and, when licensed, the dic2 dictionary."""
+"""Word-by-word translation with the free basic word list and, when bought, dic2."""
 
 from __future__ import annotations
 
@@ -8,34 +8,41 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BASIC = Path(__file__).resolve().parent.parent / "data" / "basic.tsv"
-WORD = re.compile(r"[A-Za-z']+")
+WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+Lookup = Callable[[str], str | None]
 
 
 def load_basic() -> dict[str, str]:
-    pairs = (
+    """The basic word list; an empty translation means "leave the word out" (articles)."""
+    rows = (
         line.split("\t")
         for line in BASIC.read_text(encoding="utf-8").splitlines()
         if line and not line.startswith("#")
     )
-    return {en: ja for en, ja in pairs}
+    return {english: japanese for english, japanese in rows}
 
 
-@dataclass
-class Result:
-    text: str
-    missing: list[str]
+@dataclass(frozen=True)
+class Translation:
+    source: str
+    pairs: list[tuple[str, str | None]]  # each English word and its Japanese, None if unknown
+
+    @property
+    def text(self) -> str:
+        return " ".join(ja if ja is not None else f"[{en}]" for en, ja in self.pairs if ja != "")
+
+    @property
+    def missing(self) -> list[str]:
+        """The words nothing could translate, each once, in order."""
+        return list(dict.fromkeys(en for en, ja in self.pairs if ja is None))
 
 
-def translate(
-    text: str, basic: dict[str, str], extra: Callable[[str], str | None] | None = None
-) -> Result:
-    out: list[str] = []
-    missing: list[str] = []
+def translate(text: str, basic: dict[str, str], extra: Lookup | None = None) -> Translation:
+    pairs: list[tuple[str, str | None]] = []
     for word in WORD.findall(text.lower()):
-        ja = basic.get(word) or (extra(word) if extra else None)
-        if ja is None:
-            missing.append(word)
-            out.append(f"[{word}]")
-        else:
-            out.append(ja)
-    return Result(" ".join(out), missing)
+        found = basic.get(word)
+        if found is None and extra is not None:
+            found = extra(word)
+        pairs.append((word, found))
+    return Translation(text, pairs)

@@ -41,7 +41,7 @@ from tollgate.runtime import (
     ProductNotInstalled,
 )
 from tollgate.runtime.home import ClientHome
-from tollgate.runtime.state import StateDamaged
+from tollgate.runtime.state import StateDamaged, price_terms
 from tollgate.wire.problems import Exit
 
 app = typer.Typer(
@@ -369,9 +369,7 @@ def buy(
         if not yes:
             if not interactive():
                 raise UsageError("confirm the purchase with --yes (no terminal to ask on)")
-            typer.confirm(
-                f"Buy {product} {addon} for {info['price']} {info['currency']}?", abort=True
-            )
+            typer.confirm(f"Buy {product} {addon} for {_terms(info)}?", abort=True)
         pk = _unlock(account).purchase_key
         with transfer_progress(f"{product} {addon}", not as_json) as bar:
             done = buy_addon(
@@ -380,10 +378,15 @@ def buy(
     if as_json:
         emit_json(done.__dict__)
     else:
+        per_use = f"; each use {info['per_use']} {done.currency}" if info.get("per_use") else ""
         console.print(
-            f"Bought {product} {addon}: {done.amount} {done.currency} "
+            f"Bought {product} {addon}: {done.amount} {done.currency}{per_use} "
             f"(order {done.order_id}); {done.files} file(s) in the vault, encrypted"
         )
+
+
+def _terms(addon: dict[str, Any]) -> str:
+    return price_terms(int(addon["price"]), str(addon["currency"]), addon.get("per_use"))
 
 
 def _has_password(account: Account) -> bool:

@@ -285,6 +285,11 @@ class Product:
             sys.meta_path.append(self._hook)
         return self
 
+    def offers(self) -> list[OfferedAddOn]:
+        """Every add-on of the installed release, bought or not, by name: what the store
+        offers (from the signed release), for a core that lists what can be bought."""
+        return [self._offers[name] for name in sorted(self._offers)]
+
     def offer_for_package(self, package: str) -> OfferedAddOn | None:
         return next((o for o in self._offers.values() if o.package == package), None)
 
@@ -440,7 +445,7 @@ class AddOnImporter(importlib.abc.MetaPathFinder):
         except AddOnNotLicensed as exc:
             raise AddOnNotLicensed(
                 f"`import {fullname}` needs the {offer.product} add-on {offer.addon!r} "
-                f"({offer.price} {offer.currency}): run `tollgate buy {offer.product} "
+                f"({offer.terms}): run `tollgate buy {offer.product} "
                 f"{offer.addon}`",
                 name=fullname,
             ) from exc

@@ -120,6 +120,14 @@ class BoughtAddOn:
     order_id: str
 
 
+def price_terms(price: int, currency: str, per_use: int | None) -> str:
+    """A price as a customer reads it: "300 JPY", "20 JPY per use", "free"."""
+    parts = [f"{price} {currency}"] if price else []
+    if per_use:
+        parts.append(f"{per_use} {currency} per use")
+    return " + ".join(parts) or "free"
+
+
 @dataclass(frozen=True)
 class OfferedAddOn:
     store_id: str
@@ -131,6 +139,10 @@ class OfferedAddOn:
     currency: str
     free: bool
     per_use: int | None
+
+    @property
+    def terms(self) -> str:
+        return price_terms(self.price, self.currency, self.per_use)
 
 
 @dataclass(frozen=True)
