@@ -7,6 +7,9 @@ from pathlib import Path
 
 from tollgate.client.account import Account
 from tollgate.client.api import StoreAPI
+from tollgate.client.catalog import account_catalog
+from tollgate.client.install import install_product
+from tollgate.client.purchase import buy
 from tollgate.client.registration import Registration, register
 from tollgate.crypto.keyfile import Binding
 from tollgate.runtime.home import ClientHome
@@ -27,14 +30,25 @@ def product(where: Path, name: str, size: int) -> Path:
     return where
 
 
-def bench_customer(url: str, home: ClientHome) -> tuple[Account, bytes]:
+def bench_customer(
+    url: str, home: ClientHome, binding: Binding = Binding.MACHINE, password: str | None = None
+) -> tuple[Account, bytes]:
     """Register a customer with the test card; return the account and its purchase key."""
     with StoreAPI(url) as api:
         account = register(
             home,
             api,
             Registration("Bench", "b@example.com", "US", "4242424242424242", 12, 2034, "123"),
-            binding=Binding.MACHINE,
-            password=None,
+            binding=binding,
+            password=password,
         ).account
-    return account, account.unlock_purchase_key(home, None)
+    return account, account.unlock_purchase_key(home, password)
+
+
+def buy_addon(url: str, home: ClientHome, account: Account, key: bytes, product: str) -> None:
+    """Install ``product`` and buy its add-on ``data`` (or the only one it has)."""
+    with StoreAPI(url) as api:
+        install_product(home, api, account, product)
+        catalog = account_catalog(api, home, account)
+        [addon] = catalog.product(product)["addons"]
+        buy(home, api, account, catalog, product, addon["name"], purchase_key=key)

@@ -4,17 +4,19 @@ AddOnNotLicensed (an ImportError) naming what to buy."""
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_cli import tg
 from test_purchase import purchase
 
 from conftest import Customer, LiveStore, registered, serving, write_tree
-from tollgate.runtime import AddOnNotLicensed, Product
+from tollgate.runtime import AddOnNotLicensed, Product, codecache
 from tollgate.runtime.loader import MemoryFinder
 from tollgate.runtime.product import AddOnImporter
 from tollgate.runtime.state import SCHEMA_VERSION, V1, ClientState
@@ -155,3 +157,50 @@ def test_a_state_from_the_previous_schema_is_brought_up_to_date(tmp_path: Path) 
     assert state.history()[0]["detail"] == "kept"
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def _forget_plug_pro() -> None:
+    for name in [m for m in sys.modules if m.startswith("plug_pro")]:
+        del sys.modules[name]
+    sys.meta_path[:] = [
+        f for f in sys.meta_path if not (isinstance(f, MemoryFinder) and f.package == "plug_pro")
+    ]
+
+
+def test_compiled_code_is_kept_sealed_and_used_by_the_next_start(
+    plug_store: LiveStore, user: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    purchase(plug_store, user, "Plug", "pro")
+    compiled: list[str] = []
+
+    def counting_compile(source: bytes, filename: str, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(filename.rsplit("/", 1)[-1])
+        return compile(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr(codecache, "compile", counting_compile, raising=False)
+    start = lambda: Product.open("Plug", home=user.home.root).import_module("pro")  # noqa: E731
+    start()
+    importlib.import_module("plug_pro.engine")
+    assert sorted(compiled) == ["__init__.py", "engine.py"]
+    caches = sorted(user.home.root.joinpath("vault").rglob("*.code"))
+    assert len(caches) == 2
+    assert all(b"power" not in p.read_bytes() for p in caches)  # sealed, not bytecode in clear
+
+    _forget_plug_pro()
+    compiled.clear()
+    start()
+    assert importlib.import_module("plug_pro.engine").power() == 9000
+    assert compiled == []  # both modules came from the sealed cache
+
+    # A damaged cache is not an error: the verified source is compiled again, and re-cached.
+    damaged = {}
+    for p in caches:
+        data = p.read_bytes()
+        damaged[p] = data[:-1] + bytes([data[-1] ^ 1])
+        p.write_bytes(damaged[p])
+    _forget_plug_pro()
+    start()
+    assert importlib.import_module("plug_pro.engine").power() == 9000
+    assert sorted(compiled) == ["__init__.py", "engine.py"]
+    assert all(p.read_bytes() != damaged[p] for p in caches)
+    _forget_plug_pro()

@@ -12,7 +12,7 @@ checks it against the ``rfc8785`` package.
 
 from __future__ import annotations
 
-import json
+from json.encoder import encode_basestring  # what json.dumps(s, ensure_ascii=False) calls
 from typing import Any
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -41,7 +41,7 @@ def _write(value: Any, out: list[str]) -> None:
             raise ValueError(f"integer {value} is outside the I-JSON range")
         out.append(str(int(value)))
     elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
+        out.append(encode_basestring(value))
     elif isinstance(value, list | tuple):
         out.append("[")
         for i, item in enumerate(value):
@@ -53,12 +53,10 @@ def _write(value: Any, out: list[str]) -> None:
         if not all(isinstance(k, str) for k in value):
             raise ValueError("object keys must be strings")
         out.append("{")
-        for i, key in enumerate(
-            sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-        ):
+        for i, key in enumerate(sorted(value, key=_utf16)):
             if i:
                 out.append(",")
-            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(encode_basestring(key))
             out.append(":")
             _write(value[key], out)
         out.append("}")

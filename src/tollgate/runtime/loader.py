@@ -2,7 +2,8 @@
 
 The files arrive as ``{relative path: bytes}`` after every chunk has been authenticated; the
 package root is the folder holding ``__init__.py``. ``pkgutil.get_data(package, resource)``
-reads the package's data files through :meth:`MemoryLoader.get_data`.
+reads the package's data files through :meth:`MemoryLoader.get_data`. A bought add-on's
+compiled code is kept between runs only sealed (runtime/codecache.py), never as a ``.pyc``.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from types import ModuleType
+
+from tollgate.runtime.codecache import SealedCode, compile_module
 
 VIRTUAL_ROOT = "<tollgate>"
 
 
 class MemoryLoader(importlib.abc.Loader):
-    def __init__(self, origin: str, files: dict[str, bytes]) -> None:
-        self.origin, self.files = origin, files
+    def __init__(
+        self, origin: str, files: dict[str, bytes], sealed: Mapping[str, SealedCode]
+    ) -> None:
+        self.origin, self.files, self.sealed = origin, files, sealed
 
     def _key(self, path: str) -> str:
         prefix = f"{VIRTUAL_ROOT}/{self.origin}/"
@@ -39,8 +44,8 @@ class MemoryLoader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         assert module.__spec__ is not None and module.__spec__.origin is not None
-        source = self.get_data(module.__spec__.origin)
-        code = compile(source, module.__spec__.origin, "exec", dont_inherit=True)
+        origin = module.__spec__.origin
+        code = compile_module(self.get_data(origin), origin, self.sealed.get(self._key(origin)))
         exec(code, module.__dict__)  # noqa: S102 - verified add-on code, the point of the loader
 
 
@@ -48,10 +53,15 @@ class MemoryFinder(importlib.abc.MetaPathFinder):
     """Finds modules of one add-on package among its in-memory files."""
 
     def __init__(
-        self, origin: str, package: str, package_dir: str, files: dict[str, bytes]
+        self,
+        origin: str,
+        package: str,
+        package_dir: str,
+        files: dict[str, bytes],
+        sealed: Mapping[str, SealedCode],
     ) -> None:
         self.package, self.package_dir = package, package_dir
-        self.loader = MemoryLoader(origin, files)
+        self.loader = MemoryLoader(origin, files, sealed)
         self.origin = origin
 
     def find_spec(
@@ -90,20 +100,25 @@ def package_dir_of(paths: Iterable[str]) -> str | None:
     return package_dir if PurePosixPath(package_dir).name.isidentifier() else None
 
 
-def install_finder(origin: str, files: dict[str, bytes]) -> MemoryFinder:
-    """Put a finder for the add-on's package first on ``sys.meta_path``."""
+def install_finder(
+    origin: str, files: dict[str, bytes], sealed: Mapping[str, SealedCode] | None = None
+) -> MemoryFinder:
+    """Put a finder for the add-on's package first on ``sys.meta_path``. ``sealed`` says where
+    each module's compiled code is kept between runs (none for a free add-on)."""
     package_dir = package_dir_of(files)
     if package_dir is None:
         raise ImportError(f"add-on {origin} has no importable Python package (__init__.py)")
-    finder = MemoryFinder(origin, PurePosixPath(package_dir).name, package_dir, files)
+    finder = MemoryFinder(origin, PurePosixPath(package_dir).name, package_dir, files, sealed or {})
     sys.meta_path.insert(0, finder)
     return finder
 
 
-def import_package(origin: str, files: dict[str, bytes]) -> ModuleType:
+def import_package(
+    origin: str, files: dict[str, bytes], sealed: Mapping[str, SealedCode] | None = None
+) -> ModuleType:
     """Install a finder for the add-on's package and import it."""
     package_dir = package_dir_of(files)
     package = PurePosixPath(package_dir).name if package_dir else None
     if package is not None and package in sys.modules:
         return sys.modules[package]
-    return importlib.import_module(install_finder(origin, files).package)
+    return importlib.import_module(install_finder(origin, files, sealed).package)

@@ -29,6 +29,7 @@ from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
 from tollgate.crypto.keys import licence_wrapping_key, time_mark_key, unwrap_content_key
 from tollgate.crypto.stream import StreamReader
 from tollgate.runtime.background import USE_INTERVAL, request_sync
+from tollgate.runtime.codecache import SealedCode
 from tollgate.runtime.content import Content
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
@@ -215,11 +216,17 @@ class Product:
         """Every file of an add-on: a bought one decrypted and authenticated in memory, a free
         one read from the product's folder (checked against its signed SHA-256 when it was
         installed, like the core)."""
+        return self._open_addon(addon)[0]
+
+    def _open_addon(self, addon: str) -> tuple[dict[str, bytes], dict[str, SealedCode]]:
+        """The add-on's files, and for a bought one where each module's compiled code is kept
+        sealed between runs (runtime/codecache.py)."""
         licence = self.check(addon)
         if licence is None:
-            return self._free_files(addon)
+            return self._free_files(addon), {}
         kwk = self._derive().wrapping_keys[licence.licence_id]
         out: dict[str, bytes] = {}
+        sealed: dict[str, SealedCode] = {}
         for f in licence.files:
             vault = self._home.vault_file(
                 licence.store_id, licence.product, licence.addon, licence.version, f.digest
@@ -239,7 +246,9 @@ class Product:
                     f"{self.name} add-on {addon}: {f.path} failed its check ({exc}); it will "
                     f"not run. Reinstall with `tollgate buy {self.name} {addon}`"
                 ) from exc
-        return out
+            if f.path.endswith(".py"):
+                sealed[f.path] = SealedCode.beside(vault, content_key, f.digest)
+        return out, sealed
 
     def open_content(self, addon: str, path: str | None = None) -> Content:
         """Random access to one file of an add-on (``path``, or its only file): a bought one
@@ -268,7 +277,7 @@ class Product:
 
     def import_module(self, addon: str) -> ModuleType:
         """Decrypt, verify and import the add-on's Python package from memory."""
-        return import_package(f"{self.name}/{addon}", self.read_addon_files(addon))
+        return import_package(f"{self.name}/{addon}", *self._open_addon(addon))
 
     def enable_imports(self) -> Product:
         """Let ``import <package>`` load this product's add-ons: a bought (or free) add-on is
@@ -441,7 +450,7 @@ class AddOnImporter(importlib.abc.MetaPathFinder):
         if offer is None:
             return None
         try:
-            files = self._product.read_addon_files(offer.addon)
+            files, sealed = self._product._open_addon(offer.addon)
         except AddOnNotLicensed as exc:
             raise AddOnNotLicensed(
                 f"`import {fullname}` needs the {offer.product} add-on {offer.addon!r} "
@@ -449,5 +458,5 @@ class AddOnImporter(importlib.abc.MetaPathFinder):
                 f"{offer.addon}`",
                 name=fullname,
             ) from exc
-        finder = install_finder(f"{offer.product}/{offer.addon}", files)
+        finder = install_finder(f"{offer.product}/{offer.addon}", files, sealed)
         return finder.find_spec(fullname, path, target)
