@@ -13,6 +13,8 @@ for script in (
     "download_throughput.py",
     "update_and_resume.py",
     "metadata_refresh.py",
+    "runtime_import.py",
+    "book_page.py",
 ):
     print(f"== {script}")
     runpy.run_path(str(HERE / script), run_name="__main__")

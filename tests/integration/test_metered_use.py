@@ -116,6 +116,13 @@ def test_each_use_is_charged_once(meter_store: LiveStore, buyer: Customer) -> No
     assert succeeded_charges(meter_store) == charges + 3
     with meter_store.ctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(UsageEvent)) == 3
+    vendor = tg(buyer.home.root, "store", "usage", str(meter_store.folder.path), "--json")
+    seen = json.loads(vendor.stdout)
+    assert sorted(u["event_id"] for u in seen) == sorted(ids)
+    assert {(u["product"], u["addon"], u["name"], u["amount"], u["status"]) for u in seen} == {
+        ("Meter", "print", "print-document", 20, "charged")
+    }
+    assert all(u["customer_id"] == buyer.account.customer_id and u["charge_id"] for u in seen)
 
 
 def test_offline_uses_queue_and_are_sent_later(meter_store: LiveStore, buyer: Customer) -> None:

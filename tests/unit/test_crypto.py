@@ -116,3 +116,21 @@ def test_keyfile_none_and_password_bindings_round_trip() -> None:
     assert unseal_key(KeyFile.from_bytes(kf.to_bytes()), machine_id=None, password_key=None) == KEY
     with pytest.raises(IntegrityError):
         KeyFile.from_bytes(b"{not json")
+
+
+def test_paging_through_a_stream_decrypts_each_chunk_once() -> None:
+    key, plain = os.urandom(32), os.urandom(5 * 1024 + 100)
+    reader = stream.StreamReader(key, stream.encrypt(key, "f", plain, chunk_size=1024))
+    decrypted: list[int] = []
+    real_chunk = reader.chunk
+
+    def counted(index: int) -> bytes:
+        decrypted.append(index)
+        return real_chunk(index)
+
+    reader.chunk = counted  # type: ignore[method-assign]
+    pages = [reader.read(offset, 256) for offset in range(0, len(plain), 256)]
+    assert b"".join(pages) == plain
+    assert decrypted == list(range(reader.chunk_count))
+    assert reader.read(100, 100) == plain[100:200]  # back to chunk 0: decrypted again
+    assert decrypted[-1] == 0

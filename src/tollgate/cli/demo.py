@@ -1,8 +1,10 @@
-"""``tollgate demo``: the whole story on loopback, with the example product MT.
+"""``tollgate demo``: the whole story on loopback, with the example products MT and Shelf.
 
-Store created and MT published → served on 127.0.0.1 → a customer registers with a test card
-→ runs MT (basic) → buys dic2 with one command → runs MT (full) → the charge, seen by the
-vendor → the customer's folder copied to "another machine", where dic2 no longer opens.
+Store created, MT and Shelf published → served on 127.0.0.1 → a customer registers with a test
+card → runs MT (basic) → buys dic2 with one command → runs MT (full) → prints a page with the
+per-use print add-on, charged once → reads Shelf's free first chapter, buys the book, reads on
+→ the charges, seen by the vendor → MT 1.1.0 arrives as patches → the customer's folder copied
+to "another machine", where nothing bought opens.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 from tollgate.store.services import admin
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "mt"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+EXAMPLE = EXAMPLES / "mt"
+SHELF = EXAMPLES / "shelf"
 
 
 def _step(title: str) -> None:
@@ -63,52 +67,74 @@ def run_demo(keep: Path | None = None) -> int:
         _step("1. The vendor creates a store and publishes MT")
         folder = StoreFolder.create(base / "store", name="Demo Store")
         ctx = open_store(folder)
-        done = ctx.publish(EXAMPLE)
-        console.print(
-            f"Store {ctx.store_id} in {folder.path}; published {done.product} "
-            f"{done.version} (core: {done.core_files} files; paid add-on: dic2)"
-        )
+        for source in (EXAMPLE, SHELF):
+            done = ctx.publish(source)
+            console.print(
+                f"Published {done.product} {done.version} ({done.core_files} core files) "
+                f"in store {ctx.store_id}, {folder.path}"
+            )
         server = serve_in_thread(ctx)
         console.print(f"Serving on {server.url} (OpenAPI at {server.url}/docs)")
 
         home, machine = base / "customer", "demo-machine-a-0001"
-        steps: list[tuple[str, tuple[str, ...], int]] = [
+        page = base / "translation.html"
+        steps: list[tuple[str, list[tuple[str, ...]]]] = [
             (
                 "2. A customer registers once (test card 4242…; the key stays on this machine)",
-                (
-                    "register",
-                    server.url,
-                    "--name",
-                    "Hanako Yamada",
-                    "--email",
-                    "hanako@example.jp",
-                    "--country",
-                    "JP",
-                    "--card",
-                    "4242424242424242",
-                    "--expiry",
-                    "12/34",
-                    "--cvc",
-                    "123",
-                ),
-                0,
+                [
+                    (
+                        "register",
+                        server.url,
+                        "--name",
+                        "Hanako Yamada",
+                        "--email",
+                        "hanako@example.jp",
+                        "--country",
+                        "JP",
+                        "--card",
+                        "4242424242424242",
+                        "--expiry",
+                        "12/34",
+                        "--cvc",
+                        "123",
+                    )
+                ],
             ),
-            ("3. The free core is installed openly", ("install", "MT"), 0),
-            ("4. MT runs with the basic word list only", ("run", "MT"), 0),
+            ("3. The free core is installed openly", [("install", "MT")]),
+            ("4. MT runs with the basic word list only", [("run", "MT")]),
             (
                 "5. One command buys dic2: no card number, charged once, delivered encrypted",
-                ("buy", "MT", "dic2", "--yes"),
-                0,
+                [("buy", "MT", "dic2", "--yes")],
             ),
-            ("6. MT runs again: dic2 is opened in memory", ("run", "MT"), 0),
+            ("6. MT runs again: dic2 is opened in memory", [("run", "MT")]),
+            (
+                "7. Printing is sold per use: one page printed, one use sent and charged once",
+                [
+                    ("buy", "MT", "print", "--yes"),
+                    ("run", "MT", "--", "--print", str(page), "I read a good book yesterday"),
+                    ("sync",),
+                    ("usage",),
+                ],
+            ),
+            (
+                "8. Shelf: a free first chapter, then the book bought and read page by page",
+                [
+                    ("install", "Shelf"),
+                    ("run", "Shelf", "--", "list"),
+                    ("run", "Shelf", "--", "read", "lighthouse", "--page", "2"),
+                    ("buy", "Shelf", "lighthouse", "--yes"),
+                    ("run", "Shelf", "--", "read", "lighthouse", "--page", "4"),
+                ],
+            ),
         ]
-        for title, args, want in steps:
+        for title, commands in steps:
             _step(title)
-            if _tollgate(home, machine, *args) != want:
-                console.print(f"[red]demo step failed: tollgate {' '.join(args)}")
-                return 1
+            for args in commands:
+                if _tollgate(home, machine, *args) != 0:
+                    console.print(f"[red]demo step failed: tollgate {' '.join(args)}")
+                    return 1
 
-        _step("7. The vendor sees exactly one charge")
+        _step("9. The vendor sees each charge once")
         with ctx.sessions() as s:
             for sale in admin.list_sales(s):
                 console.print(
@@ -116,15 +142,20 @@ def run_demo(keep: Path | None = None) -> int:
                     f"{sale['addon']} for {sale['amount']} {sale['currency']} "
                     f"(charge {sale['charge_id']})"
                 )
+            for use in admin.list_usage(s):
+                console.print(
+                    f"{use['customer_id']} used {use['product']} {use['addon']} "
+                    f"({use['name']}): {use['amount']} {use['currency']}, {use['status']}"
+                )
 
-        _step("8. MT 1.1.0 is out: the update fetches patches; the bought dic2 follows free")
+        _step("10. MT 1.1.0 is out: the update fetches patches; bought add-ons follow free")
         ctx.publish(_next_release(base / "mt-1.1.0"))
         for args in (("update", "--dry-run"), ("update",), ("run", "MT", "--", "tollgate")):
             if _tollgate(home, machine, *args) != 0:
                 console.print(f"[red]demo step failed: tollgate {' '.join(args)}")
                 return 1
 
-        _step("9. The customer's folder, copied to another machine, opens nothing")
+        _step("11. The customer's folder, copied to another machine, opens nothing")
         other = base / "other-machine"
         shutil.copytree(home, other)
         code = _tollgate(other, "demo-machine-b-0002", "run", "MT")

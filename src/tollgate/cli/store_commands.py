@@ -164,6 +164,22 @@ def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
         )
 
 
+@store_app.command("usage")
+def usage(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Metered uses received from customers' machines, and what each was charged."""
+    ctx = open_store(_folder(directory))
+    with ctx.sessions() as s:
+        rows = admin.list_usage(s)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        console.print(
+            f"{r['used_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']} "
+            f"{r['name']}  {r['amount']} {r['currency']}  {r['status']}  {r['charge_id'] or '-'}"
+        )
+
+
 @store_app.command("refund")
 def refund(directory: DirArg, order_id: str, as_json: JsonOpt = False) -> None:
     """Refund a paid order (and its free updates). The customer's machines drop the add-on at

@@ -243,6 +243,7 @@ class StreamReader:
         if last_len < TAG_SIZE:
             raise IntegrityError("content stream is truncated")
         self.size = (self.chunk_count - 1) * header.chunk_size + last_len - TAG_SIZE
+        self._last: tuple[int, bytes] | None = None  # the chunk the latest read ended in
 
     def chunk(self, index: int) -> bytes:
         """Decrypt and authenticate chunk ``index`` alone."""
@@ -263,7 +264,10 @@ class StreamReader:
             ) from exc
 
     def read(self, offset: int, length: int) -> bytes:
-        """Plaintext bytes ``[offset, offset+length)``, decrypting only the chunks they span."""
+        """Plaintext bytes ``[offset, offset+length)``, decrypting only the chunks they span.
+
+        The chunk a read ends in is kept until the next read, so reading a file page by page
+        decrypts each chunk once, not once per page."""
         if offset < 0 or length < 0:
             raise ValueError("offset and length must be non-negative")
         end = min(offset + length, self.size)
@@ -271,8 +275,13 @@ class StreamReader:
             return b""
         size = self.header.chunk_size
         first, last = offset // size, (end - 1) // size
-        data = b"".join(self.chunk(i) for i in range(first, last + 1))
+        data = b"".join(self._kept_chunk(i) for i in range(first, last + 1))
         return data[offset - first * size : end - first * size]
+
+    def _kept_chunk(self, index: int) -> bytes:
+        if self._last is None or self._last[0] != index:
+            self._last = (index, self.chunk(index))
+        return self._last[1]
 
     def read_all(self) -> bytes:
         """Every chunk, verified; nothing is returned unless all of it authenticates."""

@@ -4,7 +4,8 @@ a page costs one or two chunks.
 
 The vault file is memory-mapped, read-only: the operating system pages in only what a read
 touches and may drop it again, so memory stays flat however large the file. Plaintext lives
-only in the ``bytes`` each read returns.
+only in the ``bytes`` each read returns and in the one chunk the latest read ended in (at most
+64 KiB), kept so that paging through a chunk decrypts it once.
 """
 
 from __future__ import annotations

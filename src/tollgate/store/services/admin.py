@@ -1,4 +1,5 @@
-"""What the vendor looks at: customers and sales; refunds, and stopping sales to a customer.
+"""What the vendor looks at: customers, sales and metered uses; refunds, and stopping sales
+to a customer.
 
 Refunds and stops reach a customer's machines when their licences are next renewed
 (store/services/renewal.py), at the latest at ``renew_by``.
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tollgate.store.db import AddOn, Customer, Order, Product, Release
+from tollgate.store.db import AddOn, Customer, Order, Product, Release, UsageEvent
 from tollgate.store.payments import Gateway
 from tollgate.store.services.errors import StoreError
 
@@ -57,6 +58,32 @@ def list_sales(s: Session) -> list[dict[str, Any]]:
             "paid_at": o.updated_at.isoformat(),
         }
         for o, addon, version, product in rows
+    ]
+
+
+def list_usage(s: Session) -> list[dict[str, Any]]:
+    """Metered uses as the store received them, oldest first."""
+    rows = s.execute(
+        select(UsageEvent, AddOn.name, Product.name)
+        .join(AddOn, UsageEvent.addon_id == AddOn.id)
+        .join(Release)
+        .join(Product)
+        .order_by(UsageEvent.received_at, UsageEvent.id)
+    ).all()
+    return [
+        {
+            "event_id": u.event_id,
+            "customer_id": u.customer_id,
+            "product": product,
+            "addon": addon,
+            "name": u.name,
+            "used_at": u.used_at.isoformat(),
+            "status": u.status,
+            "amount": u.amount,
+            "currency": u.currency,
+            "charge_id": u.charge_id,
+        }
+        for u, addon, product in rows
     ]
 
 
