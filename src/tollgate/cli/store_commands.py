@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 
 from tollgate.cli.output import console, emit_json, fail
 from tollgate.store.app import open_store
@@ -131,53 +133,65 @@ def serve(
     serve_forever(ctx, host, port)
 
 
-@store_app.command("customers")
-def customers(directory: DirArg, as_json: JsonOpt = False) -> None:
-    """Registered customers (no card numbers: the store never has them)."""
+Row = dict[str, Any]
+
+
+def _listing(
+    directory: Path,
+    query: Callable[[Session], list[Row]],
+    as_json: bool,
+    line: Callable[[Row], str],
+) -> None:
+    """One of the vendor's listings: JSON for scripts, else a line per row."""
     ctx = open_store(_folder(directory))
     with ctx.sessions() as s:
-        rows = admin.list_customers(s)
+        rows = query(s)
     if as_json:
         emit_json(rows)
         return
-    for c in rows:
-        console.print(
-            f"{c['customer_id']}  {c['name']:<20} {c['country']}  {c['card']}  {c['status']}"
-        )
+    for row in rows:
+        console.print(line(row))
+
+
+@store_app.command("customers")
+def customers(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Registered customers (no card numbers: the store never has them)."""
+    _listing(
+        directory,
+        admin.list_customers,
+        as_json,
+        lambda c: f"{c['customer_id']}  {c['name']:<20} {c['country']}  {c['card']}  {c['status']}",
+    )
 
 
 @store_app.command("sales")
 def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
     """Paid orders, one line each; a free update names the paid order it extends."""
-    ctx = open_store(_folder(directory))
-    with ctx.sessions() as s:
-        rows = admin.list_sales(s)
-    if as_json:
-        emit_json(rows)
-        return
-    for r in rows:
-        console.print(
+    _listing(
+        directory,
+        admin.list_sales,
+        as_json,
+        lambda r: (
             f"{r['paid_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']}  "
             f"{r['amount']} {r['currency']}  "
             + (f"update of {r['upgrade_of']}" if r["upgrade_of"] else str(r["charge_id"]))
             + ("  REFUNDED" if r["status"] == "refunded" else "")
-        )
+        ),
+    )
 
 
 @store_app.command("usage")
 def usage(directory: DirArg, as_json: JsonOpt = False) -> None:
     """Metered uses received from customers' machines, and what each was charged."""
-    ctx = open_store(_folder(directory))
-    with ctx.sessions() as s:
-        rows = admin.list_usage(s)
-    if as_json:
-        emit_json(rows)
-        return
-    for r in rows:
-        console.print(
+    _listing(
+        directory,
+        admin.list_usage,
+        as_json,
+        lambda r: (
             f"{r['used_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']} "
             f"{r['name']}  {r['amount']} {r['currency']}  {r['status']}  {r['charge_id'] or '-'}"
-        )
+        ),
+    )
 
 
 @store_app.command("refund")
