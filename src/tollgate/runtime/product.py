@@ -343,7 +343,7 @@ class Product:
         bought = self._addons.get(addon)
         if bought is None:
             offer = self._offers.get(addon)
-            price = "" if offer is None else f" ({offer.price} {offer.currency})"
+            price = "" if offer is None else f" ({offer.terms})"
             raise AddOnNotLicensed(
                 f"{self.name} add-on {addon!r}{price} is not bought on this machine: "
                 f"run `tollgate buy {self.name} {addon}`"
