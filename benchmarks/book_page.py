@@ -21,7 +21,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from common import bench_customer, buy_addon
+from common import bench_customer, buy_addon, product_with
 
 from tollgate.runtime import Product
 from tollgate.runtime.content import PAGE_SIZE
@@ -36,19 +36,6 @@ PASSES, RANDOM_PAGES = 5, 2000
 
 def book_text(size: int) -> bytes:
     return base64.encodebytes(os.urandom(size * 3 // 4 + 3))[:size]
-
-
-def product(where: Path, name: str, book: bytes) -> Path:
-    (where / "core").mkdir(parents=True)
-    (where / "core" / "main.py").write_text("def main(argv):\n    return 0\n")
-    (where / "books").mkdir()
-    (where / "books" / "book.txt").write_bytes(book)
-    (where / "tollgate.toml").write_text(
-        f'[product]\nname = "{name}"\nversion = "1.0"\n[core]\nfiles = ["core/*.py"]\n'
-        'entry = "core.main:main"\n[[addon]]\nname = "book"\nrevision = 1\nprice = 800\n'
-        'files = ["books/book.txt"]\n'
-    )
-    return where
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -78,7 +65,7 @@ def main() -> None:
         ctx = open_store(StoreFolder.create(base / "store", name="bench"))
         names = {label: f"Reader-{label}" for label in SIZES}
         for label, name in names.items():
-            ctx.publish(product(base / label, name, books[label]))
+            ctx.publish(product_with(base / label, name, "book", {"book.txt": books[label]}))
         server = serve_in_thread(ctx)
         home = ClientHome(base / "customer")
         try:

@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: a product with one paid add-on of a given size, a customer."""
+"""Shared by the benchmarks: a product with one paid add-on, a registered customer."""
 
 from __future__ import annotations
 
@@ -15,19 +15,30 @@ from tollgate.crypto.keyfile import Binding
 from tollgate.runtime.home import ClientHome
 
 
+def product_with(where: Path, name: str, addon: str, files: dict[str, bytes]) -> Path:
+    """A product whose free core does nothing and whose one paid add-on, ``addon``, holds
+    ``files`` (paths relative to ``addons/<addon>/``)."""
+    for rel, data in files.items():
+        path = where / "addons" / addon / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (where / "core.py").write_text("def main(a):\n    return 0\n")
+    (where / "tollgate.toml").write_text(
+        f'[product]\nname = "{name}"\nversion = "1.0"\n[core]\nfiles = ["core.py"]\n'
+        f'entry = "core:main"\n[[addon]]\nname = "{addon}"\nrevision = 1\nprice = 100\n'
+        f'files = ["addons/{addon}/**"]\n'
+    )
+    return where
+
+
 def product(where: Path, name: str, size: int) -> Path:
+    """A product whose add-on ``data`` is ``size`` random bytes (written 16 MiB at a time)."""
     pkg = where / "addons" / "data"
     pkg.mkdir(parents=True)
-    (where / "core.py").write_text("def main(a):\n    return 0\n")
     with (pkg / "payload.bin").open("wb") as fh:
         for _ in range(0, size, 1 << 24):
             fh.write(os.urandom(min(1 << 24, size)))
-    (where / "tollgate.toml").write_text(
-        f'[product]\nname = "{name}"\nversion = "1.0"\n[core]\nfiles = ["core.py"]\n'
-        'entry = "core:main"\n[[addon]]\nname = "data"\nrevision = 1\nprice = 100\n'
-        'files = ["addons/data/**"]\n'
-    )
-    return where
+    return product_with(where, name, "data", {})
 
 
 def bench_customer(

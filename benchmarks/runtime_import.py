@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from common import bench_customer, buy_addon
+from common import bench_customer, buy_addon, product_with
 
 from tollgate.crypto.keyfile import Binding
 from tollgate.runtime import Product
@@ -60,19 +60,6 @@ def module_source(lines: int = 2000) -> str:
     return "\n".join(out) + "\n"
 
 
-def product(where: Path, source: str) -> Path:
-    (where / "core").mkdir(parents=True)
-    (where / "core" / "main.py").write_text("def main(argv):\n    return 0\n")
-    (where / "addons" / "bench_big").mkdir(parents=True)
-    (where / "addons" / "bench_big" / "__init__.py").write_text(source)
-    (where / "tollgate.toml").write_text(
-        '[product]\nname = "Importer"\nversion = "1.0"\n[core]\nfiles = ["core/*.py"]\n'
-        'entry = "core.main:main"\n[[addon]]\nname = "big"\nrevision = 1\nprice = 100\n'
-        'files = ["addons/bench_big/**"]\n'
-    )
-    return where
-
-
 def forget(name: str) -> None:
     for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
         del sys.modules[module]
@@ -101,7 +88,11 @@ def main() -> None:
         sys.path.insert(0, str(base / "plain"))
 
         ctx = open_store(StoreFolder.create(base / "store", name="bench"))
-        ctx.publish(product(base / "src", source))
+        ctx.publish(
+            product_with(
+                base / "src", "Importer", "big", {"bench_big/__init__.py": source.encode()}
+            )
+        )
         server = serve_in_thread(ctx)
         try:
             homes = {}
