@@ -41,27 +41,34 @@ def _books(product: Product) -> list[str]:
 
 def _open(product: Product, book: str) -> tuple[Content, bool]:
     """The whole book if it may be read now, else its trial: (content, is the trial)."""
-    if book not in _books(product):
+    offers = {o.addon: o for o in product.offers()}
+    if book not in offers or book.endswith(TRIAL):
         raise ShelfError(f"There is no book called {book!r}: `Shelf list` shows the books", 2)
-    terms = next(o.terms for o in product.offers() if o.addon == book)
     try:
-        product.check(book)
         return product.open_content(book), False
     except AddOnNotLicensed:
         pass
     except LicenceNotValid as exc:
         raise ShelfError(f"{book} cannot be opened now: {exc}") from exc
-    if book + TRIAL not in {o.addon for o in product.offers()}:
-        raise ShelfError(f"{book} is not bought: run `tollgate buy Shelf {book}` ({terms})")
+    if book + TRIAL not in offers:
+        raise ShelfError(
+            f"{book} is not bought: run `tollgate buy Shelf {book}` ({offers[book].terms})"
+        )
     return product.open_content(book + TRIAL), True
 
 
 def _title(product: Product, book: str) -> str:
     """The book's first line, from the book or its trial when either can be read."""
+    offered = {o.addon for o in product.offers()}
     for name in (book, book + TRIAL):
-        if name in {o.addon for o in product.offers()} and product.has(name):
-            with product.open_content(name) as content:
-                return content.read(0, 200).decode("utf-8", "replace").splitlines()[0]
+        if name not in offered:
+            continue
+        try:
+            content = product.open_content(name)
+        except (AddOnNotLicensed, LicenceNotValid):
+            continue
+        with content:
+            return content.read(0, 200).decode("utf-8", "replace").splitlines()[0]
     return book
 
 
