@@ -192,6 +192,17 @@ def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOLLGATE_OS_RELEASE", "testos 1")
 
 
+@pytest.fixture(autouse=True)
+def own_desktop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Desktop files (the hand-off registration writes) go to the test's own XDG folders, and
+    no test has a screen to ask on."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    return tmp_path
+
+
 MACHINE_A = "machine-a-0000000000000000000001"
 MACHINE_B = "machine-b-0000000000000000000002"
 

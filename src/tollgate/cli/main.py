@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from tollgate.cli.confirm import confirm
 from tollgate.cli.output import console, emit_json, errors, fail, transfer_progress
 from tollgate.cli.store_commands import store_app
 from tollgate.client.account import (
@@ -26,7 +27,15 @@ from tollgate.client.account import (
 from tollgate.client.addon_update import AddOnUpdate, apply_addon_update, plan_addon_updates
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog, browse
+from tollgate.client.desktop import (
+    HandlerStatus,
+    handler_command,
+    handler_status,
+    install_handler,
+    remove_handler,
+)
 from tollgate.client.errors import ClientError, UsageError
+from tollgate.client.handoff import HandOffPlan, account_for, plan_handoff, read_handed
 from tollgate.client.install import Change, Plan, apply_plan, plan_install, recover
 from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.registration import Registration
@@ -50,6 +59,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(store_app, name="store")
+handler_app = typer.Typer(
+    help="The desktop hand-off: the browser gives storefront downloads and tollgate:// links "
+    "to `tollgate open`.",
+    no_args_is_help=True,
+)
+app.add_typer(handler_app, name="handler")
 F = TypeVar("F", bound=Callable[..., Any])
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL or id.")]
@@ -145,6 +160,13 @@ def register(
         Binding, typer.Option("--bind", help="What seals the key on disk.")
     ] = Binding.MACHINE,
     trust: TrustOpt = None,
+    handler: Annotated[
+        bool,
+        typer.Option(
+            "--handler/--no-handler",
+            help="Set up the desktop hand-off so storefront buttons open here (Linux).",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Register with a store once: the card is checked, a key is made on this machine."""
@@ -160,6 +182,7 @@ def register(
     with StoreAPI(url) as api:
         done = register_customer(G.home, api, details, binding=bind, password=pw, trust=trust)
     acct = done.account
+    desktop = _set_up_handler() if handler else None
     if as_json:
         emit_json(
             {
@@ -169,6 +192,7 @@ def register(
                 "url": acct.url,
                 "binding": str(bind),
                 "card": done.card,
+                "handler": None if desktop is None else desktop.to_json(),
             }
         )
         return
@@ -178,6 +202,52 @@ def register(
         f"Card on file: {done.card.get('brand')} ****{done.card.get('last4')}; "
         f"key sealed to: {bind}"
     )
+    if desktop is not None:
+        console.print(f"Storefront buttons now open here ({desktop.desktop_file})")
+
+
+def _set_up_handler() -> HandlerStatus | None:
+    """The desktop hand-off, where the desktop is freedesktop's; a failure to write it does
+    not undo a registration (`tollgate handler install` tries again)."""
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None
+    try:
+        return install_handler(handler_command(G.home.root))
+    except OSError as exc:
+        errors.print(f"could not set up the desktop hand-off: {exc}")
+        return None
+
+
+@handler_app.command("install")
+@handled
+def handler_install(as_json: JsonOpt = False) -> None:
+    """Make storefront downloads and tollgate:// links open with `tollgate open`."""
+    _show_handler(install_handler(handler_command(G.home.root)), as_json)
+
+
+@handler_app.command("remove")
+@handled
+def handler_remove(as_json: JsonOpt = False) -> None:
+    """Undo `tollgate handler install`."""
+    _show_handler(remove_handler(), as_json)
+
+
+@handler_app.command("status")
+@handled
+def handler_show(as_json: JsonOpt = False) -> None:
+    """Whether the desktop hand-off is set up, and the command it runs."""
+    _show_handler(handler_status(), as_json)
+
+
+def _show_handler(status: HandlerStatus, as_json: bool) -> None:
+    if as_json:
+        emit_json(status.to_json())
+        return
+    if not status.installed:
+        console.print("The desktop hand-off is not set up (`tollgate handler install`).")
+        return
+    default = "the default" if status.default else "installed but not the default"
+    console.print(f"{status.desktop_file}: {default}; runs {status.command}")
 
 
 @app.command()
@@ -366,10 +436,7 @@ def buy(
     with StoreAPI(account.url) as api:
         cat = account_catalog(api, G.home, account)
         info = cat.addon(product, addon)
-        if not yes:
-            if not interactive():
-                raise UsageError("confirm the purchase with --yes (no terminal to ask on)")
-            typer.confirm(f"Buy {product} {addon} for {_terms(info)}?", abort=True)
+        confirm(f"Buy {product} {addon} for {_terms(info)}?", yes=yes)
         pk = _unlock(account).purchase_key
         with transfer_progress(f"{product} {addon}", not as_json) as bar:
             done = buy_addon(
@@ -383,6 +450,66 @@ def buy(
             f"Bought {product} {addon}: {done.amount} {done.currency}{per_use} "
             f"(order {done.order_id}); {done.files} file(s) in the vault, encrypted"
         )
+
+
+@app.command("open")
+@handled
+def open_(
+    what: Annotated[
+        str, typer.Argument(help="An install-list file from the storefront, or a tollgate:// link.")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Do what a storefront button asked: install a product, or buy an add-on (installing the
+    product first). What the file or link says is checked against the store's signed metadata,
+    shown with its price, and confirmed before anything is bought. The desktop runs this when
+    the browser hands over a download or a link (`tollgate handler install`)."""
+    handed = read_handed(what)
+    account = account_for(G.home, handed)
+    _recover()
+    with StoreAPI(account.url) as api:
+        plan = plan_handoff(G.home, api, account, handed)
+        question = _describe_handoff(account, plan)
+        if not as_json:
+            console.print(question)
+        if plan.buys or not plan.install.up_to_date:
+            confirm("Go ahead?" if not plan.buys else f"Pay {plan.terms}?", yes=yes)
+        report: dict[str, Any] = plan.to_json()
+        if not plan.install.up_to_date:
+            label = f"{plan.install.product} {plan.install.version}"
+            with transfer_progress(label, not as_json) as bar:
+                done = apply_plan(G.home, api, plan.install, bar)
+            report["installed"] = {"path": str(done.path), "fetched": done.fetched_bytes}
+            if not as_json:
+                console.print(f"Installed {done.product} {done.version} in {done.path}")
+        if plan.buys and plan.handoff.addon is not None:
+            product, addon = plan.handoff.product, plan.handoff.addon
+            cat = account_catalog(api, G.home, account)
+            pk = _unlock(account).purchase_key
+            with transfer_progress(f"{product} {addon}", not as_json) as bar:
+                bought = buy_addon(
+                    G.home, api, account, cat, product, addon, purchase_key=pk, progress=bar
+                )
+            report["bought"] = bought.__dict__
+            if not as_json:
+                console.print(
+                    f"Bought {product} {addon}: {bought.amount} {bought.currency} "
+                    f"(order {bought.order_id}); {bought.files} file(s) in the vault, encrypted"
+                )
+    if as_json:
+        emit_json(report)
+
+
+def _describe_handoff(account: Account, plan: HandOffPlan) -> str:
+    lines = [
+        f"From {account.store_name} ({account.store_id}):",
+        "  " + _describe_plan(plan.install),
+    ]
+    if plan.offer is not None:
+        name = f"{plan.handoff.product} add-on {plan.handoff.addon}"
+        lines.append(f"  {name}: already yours" if plan.owned else f"  buy {name}: {plan.terms}")
+    return "\n".join(lines)
 
 
 def _terms(addon: dict[str, Any]) -> str:

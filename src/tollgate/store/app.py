@@ -1,6 +1,7 @@
 """The store's HTTP API (FastAPI): routes translate HTTP to service calls and back.
 
-All endpoints live under ``/v1``; OpenAPI at ``/docs``. Every error is an RFC 9457 problem
+All API endpoints live under ``/v1``; the storefront's pages (store/storefront.py) at ``/``
+and ``/products/…``; OpenAPI at ``/docs``. Every error is an RFC 9457 problem
 document with a stable ``code`` (tollgate.wire.problems).
 """
 
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +51,7 @@ from tollgate.store.services.publish import Published, publish
 from tollgate.store.services.registration import register
 from tollgate.store.services.renewal import renew_leases
 from tollgate.store.services.usage import UsageService
+from tollgate.store.storefront import STATIC, storefront_router
 from tollgate.store.tuf_routes import tuf_router
 from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
 from tollgate.wire.schemas import (
@@ -233,6 +236,8 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
     app.include_router(tuf_router(ctx))
     app.include_router(install_router(ctx))
+    app.include_router(storefront_router(ctx))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     async def signed_caller(request: Request) -> Caller:
         body = await request.body()

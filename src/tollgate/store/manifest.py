@@ -17,8 +17,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from tollgate.wire.environment import TAG_RE
+from tollgate.wire.targets import NAME_RE
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 POLICY_KEYS = {"kind", "until", "days", "hours", "os_release", "uses", "per_use"}
 
 

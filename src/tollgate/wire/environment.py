@@ -29,6 +29,19 @@ MAX_TAGS = 200
 FIELDS = ("os", "release", "machine", "python", "implementation")
 
 
+# Searched in order: Android's and Chrome OS's agents also say "Linux".
+_UA_SYSTEMS = (
+    ("windows", ("Windows",)),
+    ("darwin", ("Macintosh", "Mac OS X")),
+    ("android", ("Android",)),
+    ("linux", ("Linux", "X11", "CrOS")),
+)
+_UA_MACHINES = (
+    ("x86_64", ("x86_64", "Win64", "WOW64", "x64", "amd64")),
+    ("aarch64", ("aarch64", "arm64", "ARM64")),
+)
+
+
 class BadEnvironment(ValueError):
     """An environment sent by a client that cannot be read (bad field or tag)."""
 
@@ -57,6 +70,23 @@ class Environment:
             python=platform.python_version(),
             implementation=platform.python_implementation().lower(),
             tags=frozenset(t for t in names if TAG_RE.match(t)),
+        )
+
+    @classmethod
+    def from_user_agent(cls, user_agent: str) -> Environment:
+        """A browser's guess at its machine: the OS and architecture its User-Agent names.
+        The Python is unknown, so only files published for any Python of that OS are chosen;
+        the download program replaces the guess with the machine's own environment."""
+        ua = user_agent[:512]
+        system = next((os for os, words in _UA_SYSTEMS if any(w in ua for w in words)), "unknown")
+        machine = next((m for m, words in _UA_MACHINES if any(w in ua for w in words)), "unknown")
+        return cls(
+            os=system,
+            release="unknown",
+            machine=machine,
+            python="unknown",
+            implementation="unknown",
+            tags=frozenset() if system == "unknown" else frozenset({system}),
         )
 
     def selects(self, tags: Sequence[str]) -> bool:

@@ -12,6 +12,10 @@ of one product, in order.
     "patches": [{"target": "MT/1.1.0/patch.<base sha256>/mt%2Fcli.py", "entry": {…}}]}]}
 ```
 
+A list the storefront hands to the browser also says what its button asked for: ``"action":
+"install"`` or ``"action": "buy", "addon": "dic2"`` (wire/handoff.py). That is a request the
+customer confirms, never an authority.
+
 The list itself is not signed: every command is checked by the client against TUF (the release
 target for ``notice`` and ``require``, each file's target for ``install``), so the store's
 HTTP answer decides nothing TUF does not also say. ``entry`` is the target's ``custom``, the
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from tollgate.wire.handoff import BadHandOff, HandOff
 
 MEDIA_TYPE = "application/vnd.tollgate.install-list+json"
 FORMAT = 1
@@ -58,6 +64,7 @@ class InstallList:
     notices: tuple[str, ...]
     requires: tuple[str, ...]
     installs: tuple[Install, ...]
+    handoff: HandOff | None = None  # what a storefront button asked for
 
 
 def build(
@@ -72,6 +79,7 @@ def build(
     notes: str,
     requires: list[str],
     installs: list[Install],
+    handoff: HandOff | None = None,
 ) -> dict[str, Any]:
     commands: list[dict[str, Any]] = []
     if notes:
@@ -82,7 +90,7 @@ def build(
         if i.patches:
             command["patches"] = [{"target": p.target, "entry": p.entry} for p in i.patches]
         commands.append(command)
-    return {
+    doc = {
         "type": "install-list",
         "format": FORMAT,
         "store_id": store_id,
@@ -94,6 +102,11 @@ def build(
         "environment": environment,
         "commands": commands,
     }
+    if handoff is not None:
+        doc["action"] = handoff.action
+        if handoff.addon is not None:
+            doc["addon"] = handoff.addon
+    return doc
 
 
 def _str(doc: dict[str, Any], key: str) -> str:
@@ -136,14 +149,28 @@ def parse(doc: Any) -> InstallList:
         else:
             raise MalformedInstallList(f"command {i} is not notice, require or install")
     version = client.get("version")
+    store_id, product = _str(doc, "store_id"), _str(doc, "product")
     return InstallList(
-        store_id=_str(doc, "store_id"),
+        store_id=store_id,
         store_url=_str(doc, "store_url"),
-        product=_str(doc, "product"),
+        product=product,
         version=_str(doc, "version"),
         release=_str(doc, "release"),
         client_version=version if isinstance(version, str) else None,
         notices=tuple(notices),
         requires=tuple(requires),
         installs=tuple(installs),
+        handoff=_handoff(doc, store_id, product),
     )
+
+
+def _handoff(doc: dict[str, Any], store_id: str, product: str) -> HandOff | None:
+    action, addon = doc.get("action"), doc.get("addon")
+    if action is None and addon is None:
+        return None
+    if not isinstance(action, str) or not (addon is None or isinstance(addon, str)):
+        raise MalformedInstallList("action and addon must be strings")
+    try:
+        return HandOff(action, store_id, product, addon)
+    except BadHandOff as exc:
+        raise MalformedInstallList(str(exc)) from exc

@@ -27,6 +27,8 @@ ADDON_PREFIX = "addon."
 PATCH_PREFIX = "patch."
 DESCRIPTOR = "store/descriptor.json"
 CATALOG = "store/catalog.json"
+# A product's or add-on's name: one plain target path segment.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def component(addon: str | None) -> str:

@@ -25,11 +25,18 @@ from tollgate.store.services.catalog import (
 from tollgate.store.services.errors import StoreError
 from tollgate.wire import install_list
 from tollgate.wire.environment import Environment
+from tollgate.wire.handoff import HandOff
 from tollgate.wire.targets import release_target
 
 
 def build_install_list(
-    session: Session, *, product: str, environment: Environment, store_id: str, store_url: str
+    session: Session,
+    *,
+    product: str,
+    environment: Environment,
+    store_id: str,
+    store_url: str,
+    handoff: HandOff | None = None,
 ) -> dict[str, Any]:
     row = session.scalars(select(Product).where(Product.name == product)).one_or_none()
     release = None if row is None else latest_release(row)
@@ -65,4 +72,5 @@ def build_install_list(
         notes=release.notes,
         requires=list(release.requires),
         installs=installs,
+        handoff=handoff,
     )

@@ -1,0 +1,53 @@
+"""Asking the customer before money moves: at the terminal when there is one, in a small Tk
+window when the command was started by the desktop (the browser's hand-off), never silently.
+
+``--yes`` skips the question; with neither a terminal nor a screen, the command refuses rather
+than guess.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from tollgate.client.errors import UsageError
+
+
+def has_screen() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def ask_in_window(title: str, question: str) -> bool:
+    """OK / Cancel in a Tk dialog; False when the window is closed."""
+    import tkinter
+    from tkinter import messagebox
+
+    try:
+        root = tkinter.Tk()
+    except tkinter.TclError as exc:  # the display cannot be opened
+        raise RuntimeError(str(exc)) from exc
+    root.withdraw()
+    try:
+        return bool(messagebox.askokcancel(title, question, parent=root))
+    finally:
+        root.destroy()
+
+
+def confirm(question: str, *, yes: bool, title: str = "Tollgate") -> None:
+    """Return when the customer agrees; raise :class:`typer.Abort` when they do not."""
+    if yes:
+        return
+    if sys.stdin.isatty():
+        typer.confirm(question, abort=True)
+        return
+    if has_screen():
+        try:
+            agreed = ask_in_window(title, question)
+        except (ImportError, RuntimeError) as exc:  # no Tk here, or no display to open
+            raise UsageError(f"cannot ask in a window ({exc}): run again with --yes") from exc
+        if not agreed:
+            raise typer.Abort()
+        return
+    raise UsageError("confirm with --yes (no terminal or screen to ask on)")

@@ -1,0 +1,140 @@
+"""What ``tollgate open`` does with a storefront's hand-off: an install-list file the browser
+downloaded, or a ``tollgate://`` link (wire/handoff.py).
+
+Nothing handed over is believed. A file is checked against the store's TUF metadata, from the
+root pinned at registration, exactly as a list fetched by the client is (client/install_list.py),
+so a file altered after download installs nothing; then the client asks the store for the list
+of *this* machine's environment (the browser could only guess it) and plans from that. The
+store contacted is the one registered under the named store id, never a URL from the file or
+link. The add-on's price comes from the signed catalog, and the customer confirms before the
+purchase, which the client makes and signs as ``tollgate buy`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from tollgate.client.account import Account, match_account
+from tollgate.client.api import StoreAPI
+from tollgate.client.catalog import account_catalog
+from tollgate.client.errors import IntegrityFailure, UsageError
+from tollgate.client.install import Plan, plan_install
+from tollgate.client.install_list import verify_install_list
+from tollgate.runtime.home import ClientHome
+from tollgate.runtime.state import price_terms
+from tollgate.wire import install_list
+from tollgate.wire.environment import Environment
+from tollgate.wire.handoff import SCHEME, BadHandOff, HandOff, parse_link
+
+MAX_FILE = 1024 * 1024  # an install list is a few KiB; refuse to read a huge file
+
+
+@dataclass(frozen=True)
+class Handed:
+    """What ``tollgate open`` was given, read but not yet checked."""
+
+    handoff: HandOff
+    document: dict[str, Any] | None  # the install-list file, when it was a file
+    store_url: str | None  # what the file says the store's URL is: a hint, never contacted
+
+
+def read_handed(argument: str) -> Handed:
+    """Read a ``tollgate://`` link or an install-list file."""
+    if argument.lower().startswith(SCHEME + ":"):
+        try:
+            return Handed(parse_link(argument), None, None)
+        except BadHandOff as exc:
+            raise UsageError(f"the link is not one Tollgate acts on: {exc}") from exc
+    # A desktop handler run with %u gets a downloaded file as a file:// URL.
+    split = urlsplit(argument)
+    path = Path(url2pathname(split.path) if split.scheme == "file" else argument)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_FILE:
+        raise IntegrityFailure(f"{path} is larger than any install list ({MAX_FILE:,} bytes)")
+    try:
+        document = json.loads(raw)
+        listed = install_list.parse(document)
+    except (ValueError, install_list.MalformedInstallList) as exc:
+        raise IntegrityFailure(f"{path} is not a Tollgate install list: {exc}") from exc
+    handoff = listed.handoff or HandOff("install", listed.store_id, listed.product)
+    return Handed(handoff, document, listed.store_url)
+
+
+def account_for(home: ClientHome, handed: Handed) -> Account:
+    account = match_account(home, handed.handoff.store_id)
+    if account is None:
+        where = f" (it says it comes from {handed.store_url})" if handed.store_url else ""
+        raise UsageError(
+            f"this is for store {handed.handoff.store_id}{where}, where you are not registered: "
+            "register there first (`tollgate register URL`, after checking the store's root "
+            "fingerprint on its page)"
+        )
+    return account
+
+
+@dataclass(frozen=True)
+class HandOffPlan:
+    handoff: HandOff
+    install: Plan  # the core for this machine's own environment
+    offer: dict[str, Any] | None  # the add-on to buy, from the signed catalog
+    owned: bool  # the add-on is already bought for this release, or free
+
+    @property
+    def terms(self) -> str | None:
+        if self.offer is None:
+            return None
+        return price_terms(
+            int(self.offer["price"]), str(self.offer["currency"]), self.offer.get("per_use")
+        )
+
+    @property
+    def buys(self) -> bool:
+        return self.offer is not None and not self.owned
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.handoff.action,
+            "store_id": self.handoff.store_id,
+            "product": self.handoff.product,
+            "addon": self.handoff.addon,
+            "install": self.install.to_json(),
+            "terms": self.terms,
+            "owned": self.owned,
+        }
+
+
+def plan_handoff(home: ClientHome, api: StoreAPI, account: Account, handed: Handed) -> HandOffPlan:
+    """Check what was handed over and plan it for this machine; nothing is written."""
+    handoff = handed.handoff
+    environment = Environment.current()
+    if handed.document is not None:
+        try:
+            verify_install_list(
+                handed.document,
+                account.trust(api, home),
+                account.store_id,
+                handoff.product,
+                environment,
+            )
+        except IntegrityFailure as exc:
+            raise IntegrityFailure(
+                f"the install list does not match the store's signed metadata ({exc}); nothing "
+                "was installed. If the store published a new release since, get the file again"
+            ) from exc
+    plan = plan_install(home, api, account, handoff.product, environment)
+    if handoff.addon is None:
+        return HandOffPlan(handoff, plan, None, owned=False)
+    offer = account_catalog(api, home, account).addon(handoff.product, handoff.addon)
+    free = int(offer["price"]) == 0 and not offer.get("per_use")
+    held = home.state.addons(account.store_id, handoff.product).get(handoff.addon)
+    owned = free or (held is not None and held.version == plan.version)
+    return HandOffPlan(handoff, plan, offer, owned)

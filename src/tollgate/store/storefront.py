@@ -1,0 +1,159 @@
+"""The storefront: pages for people (catalog, product pages) and the buttons that hand a request
+to the download program.
+
+A "Get" or "Buy" button answers with an install list for the browser's machine, as its
+User-Agent describes it, saying what was clicked (``action``, ``addon``), with the media type the
+download program is registered for; the page also offers the same request as a ``tollgate://``
+link (wire/handoff.py). The browser never sees a key or a card: the download program checks the
+list against TUF, shows what it costs, asks, and makes and signs the purchase itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+import tollgate.web
+from tollgate.crypto import canonical
+from tollgate.store.services.errors import StoreError
+from tollgate.store.services.install_list import build_install_list
+from tollgate.store.services.storefront import ProductView, list_products, product_view
+from tollgate.wire.environment import Environment
+from tollgate.wire.handoff import HandOff
+from tollgate.wire.install_list import MEDIA_TYPE
+
+if TYPE_CHECKING:
+    from tollgate.store.app import StoreContext
+
+WEB = Path(tollgate.web.__file__).parent
+TEMPLATES = WEB / "templates"
+STATIC = WEB / "static"
+FILE_SUFFIX = ".tollgate"
+# Pages run no script of anyone's and may not be framed (clickjacking a "Buy" button).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def templates() -> Jinja2Templates:
+    """The storefront's and admin pages' templates (autoescaped)."""
+    return Jinja2Templates(directory=TEMPLATES)
+
+
+def storefront_router(ctx: StoreContext) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    pages = templates()
+    fingerprint: list[str] = []
+
+    def root_fingerprint() -> str:
+        """SHA-256 of the store's first root: what a customer compares before trusting it."""
+        if not fingerprint:
+            with ctx.sessions() as s:
+                root = ctx.repository.version_bytes(s, "root", 1) or b""
+            fingerprint.append(hashlib.sha256(root).hexdigest())
+        return fingerprint[0]
+
+    async def page(
+        request: Request, template: str, context: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
+        common = {
+            "store_name": ctx.folder.config.name,
+            "fingerprint": await asyncio.to_thread(root_fingerprint),
+        }
+        return pages.TemplateResponse(
+            request, template, {**common, **context}, status_code=status, headers=PAGE_HEADERS
+        )
+
+    async def not_found(request: Request, detail: str) -> HTMLResponse:
+        return await page(request, "problem.html", {"title": "Not found", "detail": detail}, 404)
+
+    async def find(name: str) -> ProductView | None:
+        def load() -> ProductView | None:
+            with ctx.sessions() as s:
+                try:
+                    return product_view(s, name)
+                except StoreError:
+                    return None
+
+        return await asyncio.to_thread(load)
+
+    @router.get("/", response_class=HTMLResponse)
+    async def catalog_page(request: Request) -> HTMLResponse:
+        def load() -> list[ProductView]:
+            with ctx.sessions() as s:
+                return list_products(s)
+
+        products = await asyncio.to_thread(load)
+        return await page(request, "catalog.html", {"products": products})
+
+    @router.get("/products/{name}", response_class=HTMLResponse)
+    async def product_page(request: Request, name: str) -> HTMLResponse:
+        product = await find(name)
+        if product is None:
+            return await not_found(request, f"This store sells no product called “{name}”.")
+        links = {
+            a.name: HandOff("buy", ctx.store_id, name, a.name).link()
+            for a in product.addons
+            if not a.free
+        }
+        return await page(
+            request,
+            "product.html",
+            {
+                "product": product,
+                "core_link": HandOff("install", ctx.store_id, name).link(),
+                "addon_links": links,
+            },
+        )
+
+    @router.get("/products/{name}/get", response_model=None)
+    async def button(request: Request, name: str, addon: str | None = None) -> Response:
+        product = await find(name)
+        if product is None:
+            return await not_found(request, f"This store sells no product called “{name}”.")
+        offered = None if addon is None else product.addon(addon)
+        if addon is not None and (offered is None or offered.free):
+            return await not_found(request, f"{name} has no add-on for sale called “{addon}”.")
+        handoff = HandOff("install" if addon is None else "buy", ctx.store_id, name, addon)
+        environment = Environment.from_user_agent(request.headers.get("user-agent", ""))
+        store_url = str(request.base_url).rstrip("/")
+
+        def build() -> dict[str, Any]:
+            with ctx.sessions() as s:
+                return build_install_list(
+                    s,
+                    product=name,
+                    environment=environment,
+                    store_id=ctx.store_id,
+                    store_url=store_url,
+                    handoff=handoff,
+                )
+
+        try:
+            doc = await asyncio.to_thread(build)
+        except StoreError as exc:
+            title = "Not available for this computer"
+            return await page(request, "problem.html", {"title": title, "detail": exc.detail}, 409)
+        filename = f"{name}-{product.version}{'' if addon is None else '-' + addon}{FILE_SUFFIX}"
+        return Response(
+            canonical.dumps(doc),
+            media_type=MEDIA_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    return router

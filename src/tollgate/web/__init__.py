@@ -1,0 +1,1 @@
+"""Storefront and admin pages: Jinja2 templates and static files, served by the store."""

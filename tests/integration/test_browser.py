@@ -1,0 +1,99 @@
+"""A customer in a real browser: headless Debian Chromium, driven by Playwright, browses the
+storefront, clicks "Buy", and the downloaded install list is handed to `tollgate open`, which
+checks it, buys and installs. `make test` installs Chromium; without it this test fails."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+from test_cli import REG, tg
+
+from conftest import LiveStore
+from tollgate.wire.install_list import MEDIA_TYPE
+
+CHROMIUM = "/usr/bin/chromium"
+# As root on a machine with no network but loopback: no sandbox, nothing in the background.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file() and not shutil.which("chromium"):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def test_click_buy_then_open_the_download(
+    browser: Browser, store: LiveStore, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    registered = tg(home, "register", store.url, *REG, "--card", "4242424242424242")
+    assert registered.returncode == 0, registered.stderr
+
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(store.url + "/")
+    assert page.title() == "Test Store"
+    page.get_by_role("link", name="MT").click()
+    page.wait_for_url("**/products/MT")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("MT")
+    assert page.get_by_text("Get MT").is_visible()
+
+    buy = page.get_by_role("button", name="Buy dic2 for 300 JPY")
+    with (
+        page.expect_response("**/products/MT/get?addon=dic2") as answered,
+        page.expect_download() as downloading,
+    ):
+        buy.click()
+    response = answered.value
+    assert response.status == 200
+    assert response.headers["content-type"] == MEDIA_TYPE
+    download = downloading.value
+    assert download.suggested_filename == "MT-1.0.0-dic2.tollgate"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    context.close()
+
+    handed = json.loads(saved.read_bytes())
+    assert (handed["action"], handed["addon"], handed["product"]) == ("buy", "dic2", "MT")
+    opened = tg(home, "open", str(saved), "--yes", "--json")
+    assert opened.returncode == 0, opened.stderr
+    report = json.loads(opened.stdout)
+    assert report["bought"]["amount"] == 300
+    run = tg(home, "run", "MT", "the", "old", "river")
+    assert run.returncode == 0, run.stderr
+    assert "古い 川" in run.stdout  # dic2, bought through the browser, opens in memory
+
+
+def test_storefront_on_a_phone(browser: Browser, store: LiveStore) -> None:
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    page.goto(store.url + "/products/MT")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375  # nothing wider than the screen
+    for button in page.get_by_role("button").all():
+        box = button.bounding_box()
+        assert box is not None and box["height"] >= 44  # a finger-sized target
+        assert button.get_attribute("aria-label") or button.inner_text()
+    assert page.locator("html").get_attribute("lang") == "en"
+    context.close()
