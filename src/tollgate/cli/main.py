@@ -26,6 +26,7 @@ from tollgate.client.account import (
 )
 from tollgate.client.addon_update import AddOnUpdate, apply_addon_update, plan_addon_updates
 from tollgate.client.api import StoreAPI
+from tollgate.client.card import Card, replace_card
 from tollgate.client.catalog import account_catalog, browse
 from tollgate.client.desktop import (
     HandlerStatus,
@@ -248,6 +249,33 @@ def _show_handler(status: HandlerStatus, as_json: bool) -> None:
         return
     default = "the default" if status.default else "installed but not the default"
     console.print(f"{status.desktop_file}: {default}; runs {status.command}")
+
+
+@app.command("card")
+@handled
+def card_command(
+    card: Annotated[str | None, typer.Option("--card", help="The new card's number.")] = None,
+    expiry: Annotated[str | None, typer.Option("--expiry", help="MM/YY")] = None,
+    cvc: Annotated[str | None, typer.Option("--cvc")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the card the store charges: sealed to the store, signed with your purchase key,
+    checked by the store's payment gateway. A declined card keeps the old one."""
+    account = find_account(G.home, store)
+    number = required(card, "--card", "New card number")
+    month, year = parse_expiry(required(expiry, "--expiry", "Expiry (MM/YY)"))
+    new = Card(number, month, year, required(cvc, "--cvc", "CVC"))
+    pk = _unlock(account).purchase_key
+    with StoreAPI(account.url) as api:
+        summary = replace_card(G.home, api, account, pk, new)
+    if as_json:
+        emit_json({"store_id": account.store_id, "card": summary})
+        return
+    console.print(
+        f"{account.store_name} now charges {summary.get('brand')} ****{summary.get('last4')} "
+        f"(expires {summary.get('expiry')})"
+    )
 
 
 @app.command()

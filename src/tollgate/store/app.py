@@ -44,6 +44,7 @@ from tollgate.store.payments import Gateway
 from tollgate.store.payments.sandbox import SandboxGateway
 from tollgate.store.ratelimit import RateLimiter
 from tollgate.store.repository import Repository
+from tollgate.store.services.card import update_card
 from tollgate.store.services.catalog import ensure_repository
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.orders import OrderService
@@ -55,6 +56,7 @@ from tollgate.store.storefront import STATIC, storefront_router
 from tollgate.store.tuf_routes import tuf_router
 from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
 from tollgate.wire.schemas import (
+    CardUpdateRequest,
     OrderRequest,
     RegistrationRequest,
     RenewalRequest,
@@ -63,6 +65,7 @@ from tollgate.wire.schemas import (
 
 log = logging.getLogger("tollgate.store")
 MAX_BODY = 64 * 1024
+CARD_UPDATES_PER_HOUR = 5  # per customer: a signed customer is no card-testing oracle either
 Clock = Callable[[], dt.datetime]
 
 
@@ -262,6 +265,26 @@ def create_app(ctx: StoreContext) -> FastAPI:
             ctx.gateway,
             keys,
             store_id=ctx.store_id,
+            request=body,
+            now=ctx.clock(),
+        )
+        return result
+
+    card_updates = RateLimiter(CARD_UPDATES_PER_HOUR, 3600.0)
+
+    @app.post("/v1/card", summary="Replace the card on file (sealed; signed with the purchase key)")
+    async def post_card(
+        body: CardUpdateRequest, caller: Caller = Depends(signed_caller)
+    ) -> dict[str, Any]:
+        if not card_updates.allow(caller.customer_id):
+            raise StoreError("rate_limited", "too many card updates; try again in an hour")
+        result: dict[str, Any] = await run(
+            update_card,
+            ctx.sessions,
+            ctx.gateway,
+            keys,
+            store_id=ctx.store_id,
+            customer_id=caller.customer_id,
             request=body,
             now=ctx.clock(),
         )

@@ -40,6 +40,19 @@ class SealedRegistration(Strict):
     card: CardIn
 
 
+class CardUpdateRequest(Strict):
+    """A new card, sealed to the store (HPKE, purpose ``card-update``, bound to the customer id
+    and ``nonce``), in a request signed with the purchase key whose Content-Digest covers it."""
+
+    nonce: str = Field(min_length=16, max_length=128)
+    sealed: str = Field(max_length=16384, description="base64 of HPKE enc ‖ ciphertext")
+
+
+class SealedCardUpdate(Strict):
+    customer_id: str = Field(pattern=ID_PATTERN)
+    card: CardIn
+
+
 class OrderRequest(Strict):
     """An order for an add-on of one release. With ``upgrade`` the store only ever makes a free
     update of a revision the customer bought in another release, and refuses rather than

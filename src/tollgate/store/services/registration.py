@@ -12,9 +12,9 @@ import binascii
 import datetime as dt
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,11 +24,12 @@ from tollgate.crypto.keys import seal_secret
 from tollgate.crypto.sealing import sealing_info
 from tollgate.store.db import Customer
 from tollgate.store.folder import StoreKeys
-from tollgate.store.payments import CardDeclined, CardDetails, Gateway
+from tollgate.store.payments import CardDeclined, CardDetails, CardToken, Gateway
 from tollgate.store.services.errors import StoreError
 from tollgate.wire.schemas import RegistrationRequest, SealedRegistration
 
 log = logging.getLogger("tollgate.store.registration")
+M = TypeVar("M", bound=BaseModel)
 DECLINED = "The card was declined. Check the details or use another card."
 
 
@@ -37,6 +38,26 @@ def _b64(text: str, what: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise StoreError("malformed_request", f"{what} is not base64") from exc
+
+
+def open_sealed(keys: StoreKeys, sealed: str, info: bytes, model: type[M], what: str) -> M:
+    """Open a request sealed to the store and read it as ``model``."""
+    try:
+        opened = keys.sealing.open(_b64(sealed, "sealed"), info)
+        return model.model_validate(json.loads(opened))
+    except IntegrityError as exc:
+        raise StoreError("malformed_request", f"the sealed {what} does not open") from exc
+    except (ValueError, ValidationError) as exc:
+        raise StoreError("malformed_request", f"the sealed {what} is invalid: {exc}") from exc
+
+
+def card_summary(token: CardToken) -> dict[str, str]:
+    """What a receipt says of a card: never more than brand, last four digits and expiry."""
+    return {
+        "brand": token.brand,
+        "last4": token.last4,
+        "expiry": f"{token.exp_month:02d}/{token.exp_year % 100:02d}",
+    }
 
 
 def register(
@@ -51,13 +72,7 @@ def register(
     if request.store_id != store_id:
         raise StoreError("wrong_store", "this registration was sealed for another store")
     info = sealing_info("registration", store_id, request.customer_id, request.nonce)
-    try:
-        opened = keys.sealing.open(_b64(request.sealed, "sealed"), info)
-        inner = SealedRegistration.model_validate(json.loads(opened))
-    except IntegrityError as exc:
-        raise StoreError("malformed_request", "the sealed registration does not open") from exc
-    except (ValueError, ValidationError) as exc:
-        raise StoreError("malformed_request", f"sealed registration is invalid: {exc}") from exc
+    inner = open_sealed(keys, request.sealed, info, SealedRegistration, "registration")
     if inner.customer_id != request.customer_id:
         raise StoreError("malformed_request", "sealed and outer customer ids differ")
     customer_key = _b64(inner.customer_key, "customer_key")
@@ -103,10 +118,6 @@ def register(
         "store_id": store_id,
         "customer_id": customer.id,
         "registered_at": now.isoformat(),
-        "card": {
-            "brand": token.brand,
-            "last4": token.last4,
-            "expiry": f"{token.exp_month:02d}/{token.exp_year % 100:02d}",
-        },
+        "card": card_summary(token),
     }
     return sign_document(receipt, keys.licence)
