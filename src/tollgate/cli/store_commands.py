@@ -10,6 +10,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from tollgate.cli.output import console, emit_json, fail
+from tollgate.store.admin_sessions import AdminSessions
 from tollgate.store.app import open_store
 from tollgate.store.folder import StoreFolder, StoreFolderError
 from tollgate.store.manifest import ManifestError
@@ -48,10 +49,11 @@ def init(
     """Create a store folder: config, fresh keys, database."""
     try:
         folder = StoreFolder.create(directory, name=name, database_url=database)
-        open_store(folder)  # runs the migrations
+        open_store(folder).close()  # runs the migrations
     except StoreFolderError as exc:
         raise fail(str(exc), Exit.USAGE) from exc
     cfg = folder.config
+    token = folder.issue_admin_token()
     if as_json:
         emit_json(
             {
@@ -59,6 +61,7 @@ def init(
                 "name": cfg.name,
                 "path": str(folder.path),
                 "database_url": cfg.database_url,
+                "admin_token": token,
             }
         )
         return
@@ -67,6 +70,25 @@ def init(
         f"Keys are in {folder.keys_dir}: keep that folder private and backed up. "
         "This embedded setup keeps every key there; see docs/architecture.md."
     )
+    console.print(
+        f"Admin pages: /admin on the served store; admin token (shown once, only its hash is "
+        f"kept): [bold]{token}[/]"
+    )
+
+
+@store_app.command("admin-token")
+def admin_token(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Issue a new admin token for the admin pages: the old one stops working and every
+    signed-in browser is signed out."""
+    folder = _folder(directory)
+    ctx = open_store(folder)
+    token = folder.issue_admin_token()
+    ended = AdminSessions(ctx.sessions, ctx.clock).end_all()
+    ctx.close()
+    if as_json:
+        emit_json({"admin_token": token, "sessions_ended": ended})
+        return
+    console.print(f"New admin token (shown once): [bold]{token}[/]; {ended} session(s) ended")
 
 
 @store_app.command("rotate-keys")
@@ -211,11 +233,12 @@ def refund(directory: DirArg, order_id: str, as_json: JsonOpt = False) -> None:
 
 @store_app.command("stop-selling")
 def stop_selling(directory: DirArg, customer_id: str) -> None:
-    """Refuse every further request from a customer."""
+    """Refuse every further request from a customer and erase all but their id (name, email,
+    country, keys, card): cannot be undone. Their machines drop the licences at the next sync."""
     ctx = open_store(_folder(directory))
     try:
         with ctx.sessions.begin() as s:
             admin.stop_selling(s, customer_id)
     except StoreError as exc:
         raise fail(exc.detail, Exit.USAGE) from exc
-    console.print(f"Stopped selling to {customer_id}")
+    console.print(f"Stopped selling to {customer_id}; all but the id erased")

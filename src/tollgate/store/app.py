@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollgate.crypto.httpsig import request_view
+from tollgate.store.admin_pages import admin_router
 from tollgate.store.auth import Caller, authenticate
 from tollgate.store.blobs import DIGEST_RE, BlobStore
 from tollgate.store.db import (
@@ -40,6 +41,7 @@ from tollgate.store.db import (
 from tollgate.store.folder import StoreFolder
 from tollgate.store.install_routes import install_router
 from tollgate.store.migrate import upgrade
+from tollgate.store.pages import STATIC
 from tollgate.store.payments import Gateway
 from tollgate.store.payments.sandbox import SandboxGateway
 from tollgate.store.ratelimit import RateLimiter
@@ -52,7 +54,7 @@ from tollgate.store.services.publish import Published, publish
 from tollgate.store.services.registration import register
 from tollgate.store.services.renewal import renew_leases
 from tollgate.store.services.usage import UsageService
-from tollgate.store.storefront import STATIC, storefront_router
+from tollgate.store.storefront import storefront_router
 from tollgate.store.tuf_routes import tuf_router
 from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
 from tollgate.wire.schemas import (
@@ -240,6 +242,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
     app.include_router(tuf_router(ctx))
     app.include_router(install_router(ctx))
     app.include_router(storefront_router(ctx))
+    app.include_router(admin_router(ctx))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     async def signed_caller(request: Request) -> Caller:

@@ -38,13 +38,14 @@ def authenticate(
         customer = s.get(Customer, key_id)
         if customer is None:
             raise StoreError("unknown_customer", "no such customer at this store")
+        if customer.status != "active":  # a stopped customer's keys are erased
+            raise StoreError("customer_stopped", "this store no longer sells to this customer")
         try:
             purchase_key = open_secret(
                 master_key, "purchase-key", customer.id, customer.purchase_key_sealed
             )
         except IntegrityError as exc:
             raise StoreError("internal_error", "stored key does not open") from exc
-        status = customer.status
     try:
         signed = verify_request(
             view, body, lookup=lambda k: purchase_key if k == key_id else None, now=now
@@ -61,6 +62,4 @@ def authenticate(
             )
     except DBIntegrityError as exc:
         raise StoreError("replayed_request", "this signed request was already used") from exc
-    if status != "active":
-        raise StoreError("customer_stopped", "this store no longer sells to this customer")
     return Caller(key_id)

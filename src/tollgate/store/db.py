@@ -249,6 +249,17 @@ class RequestNonce(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
+class AdminSession(Base):
+    """A signed-in admin browser: the session id's SHA-256 (the id itself lives only in the
+    browser's cookie) and the CSRF token its forms must carry."""
+
+    __tablename__ = "admin_sessions"
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class SandboxCard(Base):
     """The sandbox gateway's vault: what a processor keeps about a verified card.
 

@@ -5,6 +5,8 @@ DIR/store.toml          name, store id, database URL, part_size (optional, bytes
 DIR/keys/master.key     32 bytes: encrypts K and PK in the database (never in the database)
 DIR/keys/sealing.key    HPKE private key (ML-KEM-768 seed ‖ X25519), for registrations
 DIR/keys/licence.key    Ed25519: signs licences and receipts
+DIR/keys/admin-token.sha256  SHA-256 (hex) of the admin pages' token; the token itself is
+                        shown once, by `store init` or `store admin-token`
 DIR/keys/tuf/*.key      Ed25519: the TUF keys, <role>-<key id>.key (two for root; targets,
                         products, snapshot, timestamp); see store/tuf_keys.py
 DIR/blobs/<sha256>      released files, by digest (add-ons only as ciphertext)
@@ -17,6 +19,8 @@ key with the vendor: only the snapshot and timestamp keys need to be on the serv
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import tomllib
@@ -27,6 +31,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tollgate.crypto.sealing import SealingPrivateKey
+from tollgate.runtime.home import write_atomic
 from tollgate.store.blobs import PART_SIZE
 from tollgate.store.tuf_keys import TufKeyring
 
@@ -108,6 +113,26 @@ class StoreFolder:
             f"part_size = {part_size}  # bytes per signed download part\n"
         )
         return folder
+
+    @property
+    def admin_token_path(self) -> Path:
+        return self.keys_dir / "admin-token.sha256"
+
+    def issue_admin_token(self) -> str:
+        """A new admin token (the previous one stops working); only its hash is kept. The
+        token is 256 random bits, so a plain SHA-256 is as good as a slow password hash."""
+        token = "tga_" + secrets.token_urlsafe(32)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        write_atomic(self.admin_token_path, digest.encode(), mode=0o600)
+        return token
+
+    def admin_token_matches(self, token: str) -> bool:
+        try:
+            stored = self.admin_token_path.read_text().strip()
+        except OSError:
+            return False
+        given = hashlib.sha256(token.encode()).hexdigest()
+        return bool(stored) and hmac.compare_digest(given, stored)
 
     @cached_property
     def config(self) -> StoreConfig:

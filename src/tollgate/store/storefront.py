@@ -11,16 +11,13 @@ list against TUF, shows what it costs, asks, and makes and signs the purchase it
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
 
-import tollgate.web
 from tollgate.crypto import canonical
+from tollgate.store.pages import Pages
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.install_list import build_install_list
 from tollgate.store.services.storefront import ProductView, list_products, product_view
@@ -31,52 +28,15 @@ from tollgate.wire.install_list import MEDIA_TYPE
 if TYPE_CHECKING:
     from tollgate.store.app import StoreContext
 
-WEB = Path(tollgate.web.__file__).parent
-TEMPLATES = WEB / "templates"
-STATIC = WEB / "static"
 FILE_SUFFIX = ".tollgate"
-# Pages run no script of anyone's and may not be framed (clickjacking a "Buy" button).
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
-
-
-def templates() -> Jinja2Templates:
-    """The storefront's and admin pages' templates (autoescaped)."""
-    return Jinja2Templates(directory=TEMPLATES)
 
 
 def storefront_router(ctx: StoreContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    pages = templates()
-    fingerprint: list[str] = []
-
-    def root_fingerprint() -> str:
-        """SHA-256 of the store's first root: what a customer compares before trusting it."""
-        if not fingerprint:
-            with ctx.sessions() as s:
-                root = ctx.repository.version_bytes(s, "root", 1) or b""
-            fingerprint.append(hashlib.sha256(root).hexdigest())
-        return fingerprint[0]
-
-    async def page(
-        request: Request, template: str, context: dict[str, Any], status: int = 200
-    ) -> HTMLResponse:
-        common = {
-            "store_name": ctx.folder.config.name,
-            "fingerprint": await asyncio.to_thread(root_fingerprint),
-        }
-        return pages.TemplateResponse(
-            request, template, {**common, **context}, status_code=status, headers=PAGE_HEADERS
-        )
+    pages = Pages(ctx)
 
     async def not_found(request: Request, detail: str) -> HTMLResponse:
-        return await page(request, "problem.html", {"title": "Not found", "detail": detail}, 404)
+        return await pages.problem(request, 404, "Not found", detail)
 
     async def find(name: str) -> ProductView | None:
         def load() -> ProductView | None:
@@ -95,7 +55,7 @@ def storefront_router(ctx: StoreContext) -> APIRouter:
                 return list_products(s)
 
         products = await asyncio.to_thread(load)
-        return await page(request, "catalog.html", {"products": products})
+        return await pages.render(request, "catalog.html", {"products": products})
 
     @router.get("/products/{name}", response_class=HTMLResponse)
     async def product_page(request: Request, name: str) -> HTMLResponse:
@@ -107,7 +67,7 @@ def storefront_router(ctx: StoreContext) -> APIRouter:
             for a in product.addons
             if not a.free
         }
-        return await page(
+        return await pages.render(
             request,
             "product.html",
             {
@@ -144,7 +104,7 @@ def storefront_router(ctx: StoreContext) -> APIRouter:
             doc = await asyncio.to_thread(build)
         except StoreError as exc:
             title = "Not available for this computer"
-            return await page(request, "problem.html", {"title": title, "detail": exc.detail}, 409)
+            return await pages.problem(request, 409, title, exc.detail)
         filename = f"{name}-{product.version}{'' if addon is None else '-' + addon}{FILE_SUFFIX}"
         return Response(
             canonical.dumps(doc),

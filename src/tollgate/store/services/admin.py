@@ -8,6 +8,7 @@ Refunds and stops reach a customer's machines when their licences are next renew
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,7 +19,20 @@ from tollgate.store.payments import Gateway
 from tollgate.store.services.errors import StoreError
 
 
-def list_customers(s: Session) -> list[dict[str, Any]]:
+def customer_state(c: Customer, today: dt.date) -> str:
+    """active; stopped (id kept, all else erased); or card expired (the key still works, and
+    the customer can register a new card with `tollgate card`)."""
+    if c.status != "active":
+        return c.status
+    if (c.card_exp_year, c.card_exp_month) < (today.year, today.month):
+        return "card expired"
+    return "active"
+
+
+def list_customers(s: Session, today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Customers with what may be shown of them: never more of a card than its brand, last
+    four digits and expiry."""
+    today = today or dt.datetime.now(dt.UTC).date()
     rows = s.scalars(select(Customer).order_by(Customer.registered_at)).all()
     return [
         {
@@ -27,7 +41,11 @@ def list_customers(s: Session) -> list[dict[str, Any]]:
             "email": c.email,
             "country": c.country,
             "status": c.status,
-            "card": f"{c.card_brand} ****{c.card_last4}",
+            "state": customer_state(c, today),
+            "card": f"{c.card_brand} ****{c.card_last4}" if c.card_last4 else "",
+            "card_expiry": f"{c.card_exp_month:02d}/{c.card_exp_year % 100:02d}"
+            if c.card_exp_year
+            else "",
             "registered_at": c.registered_at.isoformat(),
         }
         for c in rows
@@ -88,9 +106,85 @@ def list_usage(s: Session) -> list[dict[str, Any]]:
 
 
 def stop_selling(s: Session, customer_id: str) -> None:
-    changed = s.execute(update(Customer).where(Customer.id == customer_id).values(status="stopped"))
+    """Stop selling to a customer: the id is kept (their orders still name it), everything else
+    is erased: name, email, country, their keys and their card. Their signed requests are
+    refused from now on, so their machines drop the licences at the next renewal."""
+    changed = s.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(
+            status="stopped",
+            name="",
+            email="",
+            country="",
+            key_sealed=b"",
+            purchase_key_sealed=b"",
+            card_token="",
+            card_brand="",
+            card_last4="",
+            card_exp_month=0,
+            card_exp_year=0,
+        )
+    )
     if not getattr(changed, "rowcount", 0):
         raise StoreError("unknown_customer", f"no customer {customer_id}")
+
+
+@dataclass(frozen=True)
+class Revenue:
+    """Money taken, per currency (minor units), and how many sales or uses made it."""
+
+    count: int = 0
+    amounts: tuple[tuple[str, int], ...] = ()
+
+    def add(self, currency: str, amount: int) -> Revenue:
+        totals = dict(self.amounts)
+        totals[currency] = totals.get(currency, 0) + amount
+        return Revenue(self.count + 1, tuple(sorted(totals.items())))
+
+    def text(self) -> str:
+        return ", ".join(f"{amount:,} {currency}" for currency, amount in self.amounts) or "0"
+
+
+@dataclass(frozen=True)
+class SalesReport:
+    total: Revenue
+    refunded: Revenue
+    per_product: list[tuple[str, str, Revenue]]  # product, add-on, revenue
+    per_day: list[tuple[dt.date, Revenue]]  # the last ``days`` days, oldest first
+
+
+def sales_report(s: Session, today: dt.date, days: int = 30) -> SalesReport:
+    """Purchases and charged metered uses: in total, per product and add-on, and per day."""
+    first = today - dt.timedelta(days=days - 1)
+    total, refunded = Revenue(), Revenue()
+    per_product: dict[tuple[str, str], Revenue] = {}
+    per_day = {first + dt.timedelta(days=i): Revenue() for i in range(days)}
+
+    def count(product: str, addon: str, when: dt.datetime, currency: str, amount: int) -> None:
+        nonlocal total
+        total = total.add(currency, amount)
+        key = (product, addon)
+        per_product[key] = per_product.get(key, Revenue()).add(currency, amount)
+        if when.date() in per_day:
+            per_day[when.date()] = per_day[when.date()].add(currency, amount)
+
+    for sale in list_sales(s):
+        if sale["status"] == "refunded":
+            refunded = refunded.add(sale["currency"], sale["amount"])
+        elif not sale["upgrade_of"]:
+            paid_at = dt.datetime.fromisoformat(sale["paid_at"])
+            count(sale["product"], sale["addon"], paid_at, sale["currency"], sale["amount"])
+    for use in list_usage(s):
+        if use["status"] == "charged":
+            used_at = dt.datetime.fromisoformat(use["used_at"])
+            count(use["product"], use["addon"], used_at, use["currency"], use["amount"])
+    return SalesReport(
+        total,
+        refunded,
+        [(p, a, r) for (p, a), r in sorted(per_product.items())],
+        sorted(per_day.items()),
+    )
 
 
 def refund_order(

@@ -1,0 +1,246 @@
+"""The vendor's admin pages under ``/admin``: customers and their state, sales and revenue per
+product and per day with a chart, metered uses, refunds and "stop selling".
+
+Behind the admin token (``tollgate store init`` shows it once; the store keeps its SHA-256) and
+a server-side session (store/admin_sessions.py); every form that changes something carries the
+session's CSRF token. Nothing secret is shown: of a card, the brand, last four and expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tollgate.store.admin_sessions import (
+    LIFETIME,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    AdminSessions,
+    same_token,
+)
+from tollgate.store.pages import Pages
+from tollgate.store.ratelimit import RateLimiter
+from tollgate.store.services.admin import (
+    SalesReport,
+    list_customers,
+    list_sales,
+    list_usage,
+    refund_order,
+    sales_report,
+    stop_selling,
+)
+from tollgate.store.services.errors import StoreError
+
+if TYPE_CHECKING:
+    from tollgate.store.app import StoreContext
+
+NO_STORE = {"Cache-Control": "no-store"}
+CHART_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: str
+    x: int
+    height: int
+    label: str
+
+
+def chart_bars(report: SalesReport, height: int = 120, width: int = 12) -> tuple[str, list[Bar]]:
+    """Bars of the daily revenue in the store's main currency (the one with the most)."""
+    if not report.total.amounts:
+        return "", []
+    currency = max(report.total.amounts, key=lambda item: item[1])[0]
+    values = [(day, dict(r.amounts).get(currency, 0)) for day, r in report.per_day]
+    top = max((v for _, v in values), default=0) or 1
+    return currency, [
+        Bar(f"{day:%Y-%m-%d}", i * (width + 2), round(v * height / top), f"{v:,} {currency}")
+        for i, (day, v) in enumerate(values)
+    ]
+
+
+def admin_router(ctx: StoreContext) -> APIRouter:
+    router = APIRouter(prefix="/admin", include_in_schema=False)
+    pages = Pages(ctx)
+    admin = AdminSessions(ctx.sessions, ctx.clock)
+    logins = RateLimiter(10, 60.0)
+
+    def secure(request: Request) -> bool:
+        return request.url.scheme == "https"
+
+    async def session_csrf(request: Request) -> str | None:
+        return await asyncio.to_thread(admin.csrf_of, request.cookies.get(SESSION_COOKIE))
+
+    def to_login() -> RedirectResponse:
+        return RedirectResponse("/admin/login", status_code=303, headers=NO_STORE)
+
+    async def show(
+        request: Request, template: str, context: dict[str, Any], csrf: str
+    ) -> HTMLResponse:
+        return await pages.render(request, template, {**context, "csrf": csrf}, headers=NO_STORE)
+
+    async def checked_form(request: Request, csrf_field: str) -> Response | None:
+        """None when the form comes from a signed-in session with its CSRF token; else the
+        answer to send instead (to the login page, or a 403 page)."""
+        expected = await session_csrf(request)
+        if expected is None:
+            return to_login()
+        if not same_token(csrf_field, expected):
+            return await pages.problem(
+                request, 403, "Form refused", "The form is missing its token: reload the page."
+            )
+        return None
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request) -> HTMLResponse:
+        nonce = secrets.token_urlsafe(32)
+        response = await pages.render(
+            request, "admin_login.html", {"csrf": nonce, "error": None}, headers=NO_STORE
+        )
+        response.set_cookie(
+            LOGIN_COOKIE,
+            nonce,
+            max_age=600,
+            path="/admin",
+            httponly=True,
+            samesite="strict",
+            secure=secure(request),
+        )
+        return response
+
+    @router.post("/login", response_model=None)
+    async def login(
+        request: Request,
+        token: Annotated[str, Form(max_length=200)] = "",
+        csrf: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        address = request.client.host if request.client else "unknown"
+        if not same_token(csrf, request.cookies.get(LOGIN_COOKIE)):
+            return await pages.problem(
+                request, 403, "Form refused", "The sign-in form expired: reload the page."
+            )
+        if not logins.allow(address):
+            return await pages.problem(
+                request, 429, "Too many attempts", "Wait a minute before signing in again."
+            )
+        if not await asyncio.to_thread(ctx.folder.admin_token_matches, token):
+            return await pages.render(
+                request,
+                "admin_login.html",
+                {"csrf": csrf, "error": "That is not this store's admin token."},
+                status=401,
+                headers=NO_STORE,
+            )
+        session_id, _ = await asyncio.to_thread(admin.start)
+        response = RedirectResponse("/admin", status_code=303, headers=NO_STORE)
+        response.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            max_age=int(LIFETIME.total_seconds()),
+            path="/admin",
+            httponly=True,
+            samesite="strict",
+            secure=secure(request),
+        )
+        response.delete_cookie(LOGIN_COOKIE, path="/admin")
+        return response
+
+    @router.post("/logout", response_model=None)
+    async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+        refused = await checked_form(request, csrf)
+        if refused is not None:
+            return refused
+        await asyncio.to_thread(admin.end, request.cookies.get(SESSION_COOKIE))
+        response = to_login()
+        response.delete_cookie(SESSION_COOKIE, path="/admin")
+        return response
+
+    @router.get("", response_model=None)
+    async def dashboard(request: Request) -> Response:
+        csrf = await session_csrf(request)
+        if csrf is None:
+            return to_login()
+        today = ctx.clock().date()
+
+        def load() -> SalesReport:
+            with ctx.sessions() as s:
+                return sales_report(s, today, CHART_DAYS)
+
+        report = await asyncio.to_thread(load)
+        currency, bars = chart_bars(report)
+        context = {"report": report, "bars": bars, "currency": currency, "days": CHART_DAYS}
+        return await show(request, "admin_dashboard.html", context, csrf)
+
+    def listing(template: str, load: Any, key: str) -> Any:
+        async def page(request: Request) -> Response:
+            csrf = await session_csrf(request)
+            if csrf is None:
+                return to_login()
+
+            def rows() -> list[dict[str, Any]]:
+                with ctx.sessions() as s:
+                    result: list[dict[str, Any]] = load(s)
+                    return result
+
+            return await show(request, template, {key: await asyncio.to_thread(rows)}, csrf)
+
+        return page
+
+    router.add_api_route(
+        "/customers",
+        listing(
+            "admin_customers.html", lambda s: list_customers(s, ctx.clock().date()), "customers"
+        ),
+        methods=["GET"],
+        response_model=None,
+    )
+    router.add_api_route(
+        "/sales",
+        listing("admin_sales.html", lambda s: list(reversed(list_sales(s))), "sales"),
+        methods=["GET"],
+        response_model=None,
+    )
+    router.add_api_route(
+        "/uses",
+        listing("admin_uses.html", lambda s: list(reversed(list_usage(s))), "uses"),
+        methods=["GET"],
+        response_model=None,
+    )
+
+    @router.post("/customers/{customer_id}/stop", response_model=None)
+    async def stop(
+        request: Request, customer_id: str, csrf: Annotated[str, Form(max_length=200)] = ""
+    ) -> Response:
+        refused = await checked_form(request, csrf)
+        if refused is not None:
+            return refused
+
+        def run() -> None:
+            with ctx.sessions.begin() as s:
+                stop_selling(s, customer_id)
+
+        try:
+            await asyncio.to_thread(run)
+        except StoreError as exc:
+            return await pages.problem(request, 404, "No such customer", exc.detail)
+        return RedirectResponse("/admin/customers", status_code=303, headers=NO_STORE)
+
+    @router.post("/orders/{order_id}/refund", response_model=None)
+    async def refund(
+        request: Request, order_id: str, csrf: Annotated[str, Form(max_length=200)] = ""
+    ) -> Response:
+        refused = await checked_form(request, csrf)
+        if refused is not None:
+            return refused
+        try:
+            await asyncio.to_thread(refund_order, ctx.sessions, ctx.gateway, order_id, ctx.clock())
+        except StoreError as exc:
+            return await pages.problem(request, 404, "No such order", exc.detail)
+        return RedirectResponse("/admin/sales", status_code=303, headers=NO_STORE)
+
+    return router
