@@ -2,7 +2,8 @@
 
 Store created, MT and Shelf published → served on 127.0.0.1 → a customer registers with a test
 card → runs MT (basic) → buys dic2 with one command → runs MT (full) → prints a page with the
-per-use print add-on, charged once → reads Shelf's free first chapter, buys the book, reads on
+per-use print add-on, charged once → reads Shelf's free first chapter, buys the book through the
+storefront's Buy button (`tollgate open` on the downloaded install list), reads on
 → the charges, seen by the vendor → MT 1.1.0 arrives as patches → the customer's folder copied
 to "another machine", where nothing bought opens.
 """
@@ -16,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 from rich.rule import Rule
 
 from tollgate.cli.output import console
@@ -27,6 +29,7 @@ from tollgate.store.services import admin
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 EXAMPLE = EXAMPLES / "mt"
 SHELF = EXAMPLES / "shelf"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0"
 
 
 def _step(title: str) -> None:
@@ -56,6 +59,19 @@ def _next_release(where: Path) -> Path:
     return where
 
 
+def _buy_button(store_url: str, product: str, addon: str, where: Path) -> Path:
+    """What a browser saves when the storefront's Buy button is clicked."""
+    answer = httpx.get(
+        f"{store_url}/products/{product}/get",
+        params={"addon": addon},
+        headers={"User-Agent": BROWSER},
+    )
+    answer.raise_for_status()
+    saved = where / f"{product}-{addon}.tollgate"
+    saved.write_bytes(answer.content)
+    return saved
+
+
 def run_demo(keep: Path | None = None) -> int:
     if not (EXAMPLE / "tollgate.toml").is_file():
         console.print(f"The example product is missing: {EXAMPLE}")
@@ -73,8 +89,11 @@ def run_demo(keep: Path | None = None) -> int:
                 f"Published {done.product} {done.version} ({done.core_files} core files) "
                 f"in store {ctx.store_id}, {folder.path}"
             )
+        admin_token = folder.issue_admin_token()
         server = serve_in_thread(ctx)
         console.print(f"Serving on {server.url} (OpenAPI at {server.url}/docs)")
+        console.print(f"Storefront, open while the demo runs: [bold]{server.url}/[/]")
+        console.print(f"Admin pages: {server.url}/admin (admin token {admin_token})")
 
         home, machine = base / "customer", "demo-machine-a-0001"
         page = base / "translation.html"
@@ -97,6 +116,7 @@ def run_demo(keep: Path | None = None) -> int:
                         "12/34",
                         "--cvc",
                         "123",
+                        "--no-handler",  # the demo's customer is gone when it ends
                     )
                 ],
             ),
@@ -117,12 +137,14 @@ def run_demo(keep: Path | None = None) -> int:
                 ],
             ),
             (
-                "8. Shelf: a free first chapter, then the book bought and read page by page",
+                "8. Shelf: a free first chapter; the book bought with the storefront's Buy "
+                "button (the file a browser downloads, opened by `tollgate open`) and read page "
+                "by page",
                 [
                     ("install", "Shelf"),
                     ("run", "Shelf", "--", "list"),
                     ("run", "Shelf", "--", "read", "lighthouse", "--page", "2"),
-                    ("buy", "Shelf", "lighthouse", "--yes"),
+                    ("open", str(_buy_button(server.url, "Shelf", "lighthouse", base)), "--yes"),
                     ("run", "Shelf", "--", "read", "lighthouse", "--page", "4"),
                 ],
             ),
