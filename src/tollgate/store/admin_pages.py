@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -212,35 +213,36 @@ def admin_router(ctx: StoreContext) -> APIRouter:
         response_model=None,
     )
 
+    async def form_action(
+        request: Request, csrf: str, work: Callable[[], object], back: str, missing: str
+    ) -> Response:
+        """Run a form's change once its session and CSRF token check out, then go ``back``."""
+        refused = await checked_form(request, csrf)
+        if refused is not None:
+            return refused
+        try:
+            await asyncio.to_thread(work)
+        except StoreError as exc:
+            return await pages.problem(request, 404, missing, exc.detail)
+        return RedirectResponse(back, status_code=303, headers=NO_STORE)
+
     @router.post("/customers/{customer_id}/stop", response_model=None)
     async def stop(
         request: Request, customer_id: str, csrf: Annotated[str, Form(max_length=200)] = ""
     ) -> Response:
-        refused = await checked_form(request, csrf)
-        if refused is not None:
-            return refused
-
-        def run() -> None:
+        def work() -> None:
             with ctx.sessions.begin() as s:
                 stop_selling(s, customer_id)
 
-        try:
-            await asyncio.to_thread(run)
-        except StoreError as exc:
-            return await pages.problem(request, 404, "No such customer", exc.detail)
-        return RedirectResponse("/admin/customers", status_code=303, headers=NO_STORE)
+        return await form_action(request, csrf, work, "/admin/customers", "No such customer")
 
     @router.post("/orders/{order_id}/refund", response_model=None)
     async def refund(
         request: Request, order_id: str, csrf: Annotated[str, Form(max_length=200)] = ""
     ) -> Response:
-        refused = await checked_form(request, csrf)
-        if refused is not None:
-            return refused
-        try:
-            await asyncio.to_thread(refund_order, ctx.sessions, ctx.gateway, order_id, ctx.clock())
-        except StoreError as exc:
-            return await pages.problem(request, 404, "No such order", exc.detail)
-        return RedirectResponse("/admin/sales", status_code=303, headers=NO_STORE)
+        def work() -> object:
+            return refund_order(ctx.sessions, ctx.gateway, order_id, ctx.clock())
+
+        return await form_action(request, csrf, work, "/admin/sales", "No such order")
 
     return router

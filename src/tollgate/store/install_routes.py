@@ -12,10 +12,36 @@ from tollgate.crypto import canonical
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.install_list import build_install_list
 from tollgate.wire.environment import BadEnvironment, Environment
+from tollgate.wire.handoff import HandOff
 from tollgate.wire.install_list import MEDIA_TYPE
 
 if TYPE_CHECKING:
     from tollgate.store.app import StoreContext
+
+
+async def install_list_for(
+    ctx: StoreContext,
+    request: Request,
+    product: str,
+    environment: Environment,
+    handoff: HandOff | None = None,
+) -> dict[str, Any]:
+    """The install list of ``product`` for ``environment``, naming the store by the URL the
+    request reached it at."""
+    store_url = str(request.base_url).rstrip("/")
+
+    def build() -> dict[str, Any]:
+        with ctx.sessions() as s:
+            return build_install_list(
+                s,
+                product=product,
+                environment=environment,
+                store_id=ctx.store_id,
+                store_url=store_url,
+                handoff=handoff,
+            )
+
+    return await asyncio.to_thread(build)
 
 
 def install_router(ctx: StoreContext) -> APIRouter:
@@ -32,19 +58,7 @@ def install_router(ctx: StoreContext) -> APIRouter:
             environment = Environment.from_query(request.query_params.multi_items())
         except BadEnvironment as exc:
             raise StoreError("malformed_request", f"bad environment: {exc}") from exc
-        store_url = str(request.base_url).rstrip("/")
-
-        def build() -> dict[str, Any]:
-            with ctx.sessions() as s:
-                return build_install_list(
-                    s,
-                    product=name,
-                    environment=environment,
-                    store_id=ctx.store_id,
-                    store_url=store_url,
-                )
-
-        body = await asyncio.to_thread(build)
+        body = await install_list_for(ctx, request, name, environment)
         return Response(
             canonical.dumps(body),
             media_type=MEDIA_TYPE,

@@ -11,15 +11,15 @@ list against TUF, shows what it costs, asks, and makes and signs the purchase it
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tollgate.crypto import canonical
+from tollgate.store.install_routes import install_list_for
 from tollgate.store.pages import Pages
 from tollgate.store.services.errors import StoreError
-from tollgate.store.services.install_list import build_install_list
 from tollgate.store.services.storefront import ProductView, list_products, product_view
 from tollgate.wire.environment import Environment
 from tollgate.wire.handoff import HandOff
@@ -87,21 +87,8 @@ def storefront_router(ctx: StoreContext) -> APIRouter:
             return await not_found(request, f"{name} has no add-on for sale called “{addon}”.")
         handoff = HandOff("install" if addon is None else "buy", ctx.store_id, name, addon)
         environment = Environment.from_user_agent(request.headers.get("user-agent", ""))
-        store_url = str(request.base_url).rstrip("/")
-
-        def build() -> dict[str, Any]:
-            with ctx.sessions() as s:
-                return build_install_list(
-                    s,
-                    product=name,
-                    environment=environment,
-                    store_id=ctx.store_id,
-                    store_url=store_url,
-                    handoff=handoff,
-                )
-
         try:
-            doc = await asyncio.to_thread(build)
+            doc = await install_list_for(ctx, request, name, environment, handoff)
         except StoreError as exc:
             title = "Not available for this computer"
             return await pages.problem(request, 409, title, exc.detail)

@@ -11,7 +11,6 @@ decline (no card-testing oracle).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,12 +19,10 @@ from tollgate.crypto.documents import sign_document
 from tollgate.crypto.sealing import sealing_info
 from tollgate.store.db import Customer
 from tollgate.store.folder import StoreKeys
-from tollgate.store.payments import CardDeclined, CardDetails, Gateway
+from tollgate.store.payments import Gateway
 from tollgate.store.services.errors import StoreError
-from tollgate.store.services.registration import DECLINED, card_summary, open_sealed
+from tollgate.store.services.registration import card_summary, check_card, open_sealed
 from tollgate.wire.schemas import CardUpdateRequest, SealedCardUpdate
-
-log = logging.getLogger("tollgate.store.card")
 
 
 def update_card(
@@ -42,12 +39,7 @@ def update_card(
     inner = open_sealed(keys, request.sealed, info, SealedCardUpdate, "card")
     if inner.customer_id != customer_id:
         raise StoreError("malformed_request", "the sealed card names another customer")
-    card = CardDetails(inner.card.number, inner.card.exp_month, inner.card.exp_year, inner.card.cvc)
-    try:
-        token = gateway.verify_card(card)
-    except CardDeclined as exc:
-        log.info("card update declined: %s", exc.reason)
-        raise StoreError("card_declined", DECLINED) from exc
+    token = check_card(gateway, inner.card, "card update")
     with sessions.begin() as s:
         customer = s.get(Customer, customer_id, with_for_update=True)
         if customer is None or customer.status != "active":
