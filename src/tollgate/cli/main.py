@@ -511,9 +511,8 @@ def open_(
             report["installed"] = {"path": str(done.path), "fetched": done.fetched_bytes}
             if not as_json:
                 console.print(f"Installed {done.product} {done.version} in {done.path}")
-        if plan.buys and plan.handoff.addon is not None:
-            product, addon = plan.handoff.product, plan.handoff.addon
-            cat = account_catalog(api, G.home, account)
+        if plan.buys and plan.handoff.addon is not None and plan.catalog is not None:
+            product, addon, cat = plan.handoff.product, plan.handoff.addon, plan.catalog
             pk = _unlock(account).purchase_key
             with transfer_progress(f"{product} {addon}", not as_json) as bar:
                 bought = buy_addon(

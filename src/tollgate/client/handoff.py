@@ -21,7 +21,7 @@ from urllib.request import url2pathname
 
 from tollgate.client.account import Account, match_account
 from tollgate.client.api import StoreAPI
-from tollgate.client.catalog import account_catalog
+from tollgate.client.catalog import Catalog, account_catalog
 from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.client.install import Plan, plan_install
 from tollgate.client.install_list import verify_install_list
@@ -86,7 +86,8 @@ class HandOffPlan:
     handoff: HandOff
     install: Plan  # the core for this machine's own environment
     offer: dict[str, Any] | None  # the add-on to buy, from the signed catalog
-    owned: bool  # the add-on is already bought for this release, or free
+    owned: bool  # this revision of the add-on is already bought, or it is free
+    catalog: Catalog | None = None  # the signed catalog the offer came from
 
     @property
     def terms(self) -> str | None:
@@ -133,8 +134,10 @@ def plan_handoff(home: ClientHome, api: StoreAPI, account: Account, handed: Hand
     plan = plan_install(home, api, account, handoff.product, environment)
     if handoff.addon is None:
         return HandOffPlan(handoff, plan, None, owned=False)
-    offer = account_catalog(api, home, account).addon(handoff.product, handoff.addon)
+    catalog = account_catalog(api, home, account)
+    offer = catalog.addon(handoff.product, handoff.addon)
     free = int(offer["price"]) == 0 and not offer.get("per_use")
+    # A revision bought in any release is the customer's: `tollgate update` brings it along.
     held = home.state.addons(account.store_id, handoff.product).get(handoff.addon)
-    owned = free or (held is not None and held.version == plan.version)
-    return HandOffPlan(handoff, plan, offer, owned)
+    owned = free or (held is not None and held.revision == int(offer["revision"]))
+    return HandOffPlan(handoff, plan, offer, owned, catalog)
