@@ -4,16 +4,19 @@ checks it, buys and installs. `make test` installs Chromium; without it this tes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 from test_cli import REG, tg
 
 from conftest import LiveStore
+from programs import CARD, PERSON, Installed, run_installer
 from tollgate.wire.install_list import MEDIA_TYPE
 
 CHROMIUM = "/usr/bin/chromium"
@@ -97,3 +100,43 @@ def test_storefront_on_a_phone(browser: Browser, store: LiveStore) -> None:
         assert button.get_attribute("aria-label") or button.inner_text()
     assert page.locator("html").get_attribute("lang") == "en"
     context.close()
+
+
+def test_newcomer_registers_from_the_bootstrap_page_and_buys_by_clicking(
+    browser: Browser, store: LiveStore, tmp_path: Path
+) -> None:
+    """The whole first visit: catalog → Register → check the fingerprint → download and run the
+    installer → Buy → the download program (the installed one, through its launcher) buys."""
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(store.url + "/")
+    page.get_by_role("link", name="Register").click()
+    page.wait_for_url("**/bootstrap")
+    root = httpx.get(store.url + "/v1/tuf/1.root.json").content
+    assert hashlib.sha256(root).hexdigest() in page.locator("main").inner_text()
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Download tollgate-setup.pyz").click()
+    pyz = tmp_path / downloading.value.suggested_filename
+    downloading.value.save_as(pyz)
+    assert hashlib.sha256(pyz.read_bytes()).hexdigest() in page.locator("main").inner_text()
+
+    newcomer = Installed(tmp_path / "program", tmp_path / "home")
+    setup = run_installer(
+        pyz, "--dir", str(newcomer.program), "--home", str(newcomer.home), *PERSON, *CARD
+    )
+    assert setup.returncode == 0, setup.stderr
+    assert "Registered with Test Store" in setup.stdout
+
+    page.goto(store.url + "/products/MT")
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Buy dic2 for 300 JPY").click()
+    saved = tmp_path / downloading.value.suggested_filename
+    downloading.value.save_as(saved)
+    context.close()
+
+    opened = newcomer.run("open", str(saved), "--yes", "--json")
+    assert opened.returncode == 0, opened.stderr
+    assert json.loads(opened.stdout)["bought"]["amount"] == 300
+    run = newcomer.run("run", "MT", "the", "old", "river")
+    assert run.returncode == 0, run.stderr
+    assert "古い 川" in run.stdout

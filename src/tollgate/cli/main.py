@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from tollgate import __version__
 from tollgate.cli.confirm import confirm
 from tollgate.cli.output import console, emit_json, errors, fail, transfer_progress
 from tollgate.cli.store_commands import store_app
@@ -35,13 +37,16 @@ from tollgate.client.desktop import (
     install_handler,
     remove_handler,
 )
-from tollgate.client.errors import ClientError, UsageError
+from tollgate.client.errors import ClientError, IntegrityFailure, UsageError
 from tollgate.client.handoff import HandOffPlan, account_for, plan_handoff, read_handed
 from tollgate.client.install import Change, Plan, apply_plan, plan_install, recover
+from tollgate.client.program import ProgramError, ProgramFolder
 from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.registration import Registration
 from tollgate.client.registration import register as register_customer
 from tollgate.client.run import run_product
+from tollgate.client.self_check import self_check
+from tollgate.client.self_update import hand_off, handed_off, newer_than_running, update_client
 from tollgate.client.sync import SyncReport, sync_store
 from tollgate.crypto.keyfile import Binding, KeyFile
 from tollgate.runtime import (
@@ -107,6 +112,10 @@ def handled(fn: F) -> F:
             raise fail(str(exc), Exit.USAGE) from exc
         except StateDamaged as exc:
             raise fail(str(exc), Exit.INTEGRITY) from exc
+        except ProgramError as exc:
+            raise fail(
+                f"the download program stays at {__version__}: {exc}", Exit.INTEGRITY
+            ) from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -367,6 +376,7 @@ def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> N
     _recover()
     with StoreAPI(account.url) as api:
         plan = plan_install(G.home, api, account, product)
+        _keep_current(account, api, plan.listed.client_version, as_json)
         with transfer_progress(f"{product} core", not as_json and not plan.up_to_date) as bar:
             done = apply_plan(G.home, api, plan, bar)
     if as_json:
@@ -401,6 +411,8 @@ def update(
         account = load_account(G.home, p.store_id)
         with StoreAPI(account.url) as api:
             plan = plan_install(G.home, api, account, p.name)
+            if not dry_run:
+                _keep_current(account, api, plan.listed.client_version, as_json)
             if not as_json:
                 console.print(_describe_plan(plan))
                 if plan.listed.notice and not plan.up_to_date:
@@ -418,6 +430,72 @@ def update(
         emit_json(report)
     elif not installed:
         console.print("Nothing installed.")
+
+
+def _keep_current(account: Account, api: StoreAPI, listed: str | None, as_json: bool) -> None:
+    """When the store names a newer download program: install it beside this one, switch to
+    it, and hand it this very command, which it carries out. A failed update is reported and
+    this version carries on."""
+    version = None if handed_off() else newer_than_running(listed)
+    if version is None:
+        return
+    folder = ProgramFolder.running()
+    if folder is None:
+        if not as_json:
+            errors.print(
+                f"the download program {version} is out (this is {__version__}); this copy was "
+                "not installed by a store's installer: update it the way it was installed"
+            )
+        return
+    try:
+        done = update_client(folder, account.trust(api, G.home), version)
+    except (ClientError, ProgramError) as exc:
+        errors.print(f"the download program stays at {__version__}: {exc}")
+        return
+    errors.print(f"updated the download program {done.previous} -> {done.version}; it carries on")
+    raise typer.Exit(hand_off(folder, sys.argv[1:]))
+
+
+@app.command("self-update")
+@handled
+def self_update(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Update the download program itself to the store's latest release, checked against the
+    store's signed metadata (install, update and open do this on their own)."""
+    folder = ProgramFolder.running()
+    if folder is None:
+        raise UsageError(
+            "this copy of tollgate was not installed by a store's installer (it has no "
+            "download1/download2 slots): update it the way it was installed"
+        )
+    account = find_account(G.home, store)
+    with StoreAPI(account.url) as api:
+        try:
+            listed = json.loads(api.get_bytes("/v1/store"))["client"]["version"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IntegrityFailure("the store does not name its download program") from exc
+        version = newer_than_running(listed if isinstance(listed, str) else None)
+        done = (
+            None if version is None else update_client(folder, account.trust(api, G.home), version)
+        )
+    if as_json:
+        updated = None if done is None else done.to_json()
+        emit_json({"running": __version__, "latest": listed, "updated": updated})
+    elif done is None:
+        console.print(f"The download program {__version__} is up to date")
+    else:
+        console.print(
+            f"Updated the download program {done.previous} -> {done.version} ({done.slot})"
+        )
+
+
+@app.command("self-check", hidden=True)
+def self_check_command(as_json: JsonOpt = False) -> None:
+    """What a new version must answer before the launcher switches to it."""
+    result = self_check()
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"tollgate {result['version']} from {result['package']}: ok")
 
 
 def _update_addons(
@@ -498,6 +576,7 @@ def open_(
     _recover()
     with StoreAPI(account.url) as api:
         plan = plan_handoff(G.home, api, account, handed)
+        _keep_current(account, api, plan.install.listed.client_version, as_json)
         question = _describe_handoff(account, plan)
         if not as_json:
             console.print(question)

@@ -38,7 +38,8 @@ from tollgate.client.install_list import PlannedFile, PlannedPatch, VerifiedInst
 from tollgate.client.purchase import VaultFile, place_order, record_addon
 from tollgate.crypto import CryptoError, stream
 from tollgate.crypto.keys import licence_wrapping_key, unwrap_content_key
-from tollgate.runtime.home import ClientHome, read_json, write_atomic
+from tollgate.files import write_atomic
+from tollgate.runtime.home import ClientHome, read_json
 from tollgate.runtime.state import InstalledFile
 from tollgate.wire import zstd
 from tollgate.wire.licence import Licence, LicensedFile, parse_licence

@@ -23,7 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tollgate.runtime.home import write_atomic
+from tollgate.client.program import ProgramFolder
+from tollgate.files import write_atomic
 from tollgate.wire.handoff import SCHEME
 from tollgate.wire.install_list import MEDIA_TYPE
 
@@ -78,8 +79,10 @@ def _exec_argument(arg: str) -> str:
 
 
 def handler_command(home: Path | None) -> list[str]:
-    """How the desktop starts this download program, with the client folder it uses."""
-    command = [sys.executable, "-m", "tollgate"]
+    """How the desktop starts this download program, with the client folder it uses: through
+    the launcher when the program runs from its slots (so an update changes what runs)."""
+    folder = ProgramFolder.running()
+    command = [sys.executable, "-m", "tollgate"] if folder is None else folder.command()
     return command + (["--home", str(home)] if home is not None else [])
 
 

@@ -21,7 +21,8 @@ from tollgate.crypto.documents import public_key_from_b64, verify_document
 from tollgate.crypto.keyfile import Argon2Params, Binding, password_key, seal_key
 from tollgate.crypto.keys import purchase_key
 from tollgate.crypto.sealing import SealingPublicKey, sealing_info
-from tollgate.runtime.home import ClientHome, write_atomic, write_json
+from tollgate.files import write_atomic
+from tollgate.runtime.home import ClientHome, write_json
 from tollgate.runtime.machine import machine_id
 
 MAX_ID_ATTEMPTS = 5

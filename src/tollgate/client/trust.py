@@ -119,12 +119,17 @@ class StoreTrust:
             raise IntegrityFailure(f"the store's signed metadata does not list {path}")
         return info
 
-    def document(self, path: str) -> dict[str, Any]:
-        """A small JSON target (descriptor, catalog), fetched and checked against TUF."""
-        info = self.target(path)
+    def target_bytes(self, info: TargetFile) -> bytes:
+        """A target's bytes from ``/v1/targets/``, cut off past its signed length and checked
+        against its signed hashes."""
         url = f"{self._api.base_url}/v1/targets/{info.get_prefixed_paths()[0]}"
         data = self._guarded(lambda: self._fetcher.download_bytes(url, info.length))
         self._guarded(lambda: info.verify_length_and_hashes(data))
+        return data
+
+    def document(self, path: str) -> dict[str, Any]:
+        """A small JSON target (descriptor, catalog), fetched and checked against TUF."""
+        data = self.target_bytes(self.target(path))
         try:
             doc = json.loads(data)
         except ValueError as exc:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from tollgate.files import write_atomic
 from tollgate.runtime.state import ClientState
 
 APP = "tollgate"
@@ -45,21 +45,6 @@ def default_home() -> Path:
         return Path.home() / "Library" / "Application Support" / APP
     xdg = os.environ.get("XDG_DATA_HOME", "").strip()
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / APP
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tollgate.crypto.errors import IntegrityError
 from tollgate.crypto.kdf import encode_info
-from tollgate.runtime.home import write_atomic
+from tollgate.files import write_atomic
 
 
 def _aad(store_id: str, customer_id: str) -> bytes:

@@ -29,8 +29,10 @@ from tollgate.crypto.httpsig import request_view
 from tollgate.store.admin_pages import admin_router
 from tollgate.store.auth import Caller, authenticate
 from tollgate.store.blobs import DIGEST_RE, BlobStore
+from tollgate.store.bootstrap import bootstrap_router
 from tollgate.store.db import (
     AddOn,
+    ClientRelease,
     Licence,
     Order,
     Patch,
@@ -48,6 +50,7 @@ from tollgate.store.ratelimit import RateLimiter
 from tollgate.store.repository import Repository
 from tollgate.store.services.card import update_card
 from tollgate.store.services.catalog import ensure_repository
+from tollgate.store.services.client_releases import ensure_client_release, publish_client
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.orders import OrderService
 from tollgate.store.services.publish import Published, publish
@@ -102,6 +105,13 @@ class StoreContext:
                 now=self.clock(),
             )
 
+    def publish_client(self, archive: bytes) -> ClientRelease:
+        """Publish a download-program archive (wire/client_archive.py) as the latest client."""
+        with self.sessions.begin() as s:
+            row = publish_client(s, self.repository, archive, now=self.clock())
+            s.expunge(row)
+            return row
+
     def rotate_keys(self, roles: list[str]) -> tuple[int, list[str]]:
         """New TUF keys for ``roles``; returns the new root version and the retired key ids,
         whose files are removed once the new metadata is committed."""
@@ -137,6 +147,8 @@ def open_store(
             ensure_repository(
                 s, repository, folder.keys, store_id=folder.config.store_id, name=folder.config.name
             )
+        with sessions.begin() as s:
+            ensure_client_release(s, repository, now=clock())
     except IntegrityError:
         pass  # another store process on this database created it first
     return StoreContext(
@@ -242,6 +254,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
     app.include_router(tuf_router(ctx))
     app.include_router(install_router(ctx))
     app.include_router(storefront_router(ctx))
+    app.include_router(bootstrap_router(ctx))
     app.include_router(admin_router(ctx))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -352,6 +365,8 @@ def create_app(ctx: StoreContext) -> FastAPI:
         with ctx.sessions() as s:
             rows = _files_of(s, digest)
             if not rows:
+                if s.scalars(select(ClientRelease).where(ClientRelease.digest == digest)).first():
+                    return True  # the download program is public
                 raise StoreError("not_found", "no released file has this digest")
             return any(not r.encrypted for r in rows)
 

@@ -260,6 +260,17 @@ class AdminSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
+class ClientRelease(Base):
+    """A release of the download program (wire/client_archive.py): the archive is a blob, the
+    newest one is the client role's only TUF target."""
+
+    __tablename__ = "client_releases"
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[dt.datetime]
+
+
 class SandboxCard(Base):
     """The sandbox gateway's vault: what a processor keeps about a verified card.
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tollgate.crypto.sealing import SealingPrivateKey
-from tollgate.runtime.home import write_atomic
+from tollgate.files import write_atomic
 from tollgate.store.blobs import PART_SIZE
 from tollgate.store.tuf_keys import TufKeyring
 

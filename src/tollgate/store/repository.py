@@ -10,6 +10,7 @@ targets     1 key                            the store descriptor; a delegation 
                                              signed with the products key
 catalog     1 key (the products key)         the catalog, re-signed at every publish
 products.*  1 key (shared by all products)   the product's released files and patches
+client      1 key (the products key)         the latest download program, "client/*/*"
 snapshot    1 key (online)                   versions of targets and every products.* role
 timestamp   1 key (online)                   version of snapshot; expires within a day
 ```
@@ -63,6 +64,8 @@ TOP_LEVEL = ("root", "targets", "snapshot", "timestamp")
 ROTATABLE = ("root", "targets", "products", "snapshot", "timestamp")
 PRODUCT_ROLE_PREFIX = "products."
 CATALOG_ROLE = "catalog"
+CLIENT_ROLE = "client"
+CLIENT_PATHS = ["client/*/*"]
 DOCUMENT_ROLES = {"descriptor.json": "targets", "catalog.json": CATALOG_ROLE}
 EXPIRY = {
     "root": dt.timedelta(days=365),
@@ -96,7 +99,7 @@ def public(key: Ed25519PrivateKey) -> SSlibKey:
 
 
 def _role_kind(role: str) -> str:
-    delegated = role.startswith(PRODUCT_ROLE_PREFIX) or role == CATALOG_ROLE
+    delegated = role.startswith(PRODUCT_ROLE_PREFIX) or role in (CATALOG_ROLE, CLIENT_ROLE)
     return "products" if delegated else role
 
 
@@ -213,6 +216,16 @@ class Repository:
         self._store(s, Metadata(listing), role)
         changed.append(role)
         self._commit(s, changed)
+
+    def set_client_target(self, s: Session, target: TargetFile) -> None:
+        """A new version of the client role listing only ``target``: the latest download
+        program (an older one is no longer a target, so it cannot be offered again)."""
+        changed = ["targets"] if self._delegate(s, CLIENT_ROLE, CLIENT_PATHS) else []
+        current = self.latest(s, CLIENT_ROLE)
+        version = 1 if current is None else current.signed.version + 1
+        listing = Targets(version=version, targets={target.path: target})
+        self._store(s, Metadata(listing), CLIENT_ROLE)
+        self._commit(s, [*changed, CLIENT_ROLE])
 
     def _delegate(self, s: Session, role: str, paths: list[str]) -> bool:
         """Make sure the top-level targets delegate ``paths`` to ``role`` (signed with the

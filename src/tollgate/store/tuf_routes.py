@@ -1,6 +1,6 @@
 """HTTP routes of the TUF repository (see store/repository.py): metadata by consistent-snapshot
-name, and the store documents by digest. Everything here is public; nothing here is trusted
-until the client's TUF checks pass.
+name, the store documents by digest, and the download program's archive by version and digest.
+Everything here is public; nothing here is trusted until the client's TUF checks pass.
 
 JSON is sent gzip-compressed to clients that accept it: the snapshot names every product's role
 and the catalog every product, so both grow with the store (docs/benchmarks.md). TUF's length
@@ -18,14 +18,17 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tollgate.store.db import StoreDocument
+from tollgate.store.db import ClientRelease, StoreDocument
+from tollgate.store.services.client_releases import latest_client
 from tollgate.store.services.errors import StoreError
+from tollgate.wire.client_archive import ARCHIVE_NAME
 
 if TYPE_CHECKING:
     from tollgate.store.app import StoreContext
 
 METADATA_NAME = re.compile(r"^([1-9][0-9]{0,9})\.([A-Za-z0-9_.-]{1,120})\.json$")
 DOCUMENT_NAME = re.compile(r"^([0-9a-f]{64})\.([a-z]+\.json)$")
+CLIENT_NAME = re.compile(r"^([0-9a-f]{64})\." + re.escape(ARCHIVE_NAME) + "$")
 JSON = "application/json"
 GZIP_FROM = 1024  # smaller bodies are sent as they are
 
@@ -57,16 +60,18 @@ def tuf_router(ctx: StoreContext) -> APIRouter:
 
     @router.get("/v1/store", summary="Where the store's TUF repository starts (not trusted)")
     async def get_store() -> dict[str, Any]:
-        def read() -> bytes | None:
+        def read() -> tuple[bytes | None, str | None]:
             with ctx.sessions() as s:
-                return repo.version_bytes(s, "root", 1)
+                client = latest_client(s)
+                return repo.version_bytes(s, "root", 1), None if client is None else client.version
 
-        root = await asyncio.to_thread(read)
+        root, client_version = await asyncio.to_thread(read)
         return {
             "store_id": ctx.store_id,
             "name": ctx.folder.config.name,
             "root": "/v1/tuf/1.root.json",
             "root_sha256": hashlib.sha256(root or b"").hexdigest(),
+            "client": {"version": client_version},
         }
 
     @router.get("/v1/tuf/timestamp.json", summary="TUF timestamp (re-signed before it expires)")
@@ -110,5 +115,26 @@ def tuf_router(ctx: StoreContext) -> APIRouter:
         if body is None:
             raise StoreError("not_found", f"no store document {file_name}")
         return json_response(body, request)
+
+    @router.get(
+        "/v1/targets/client/{version}/{file_name}",
+        summary="The download program's archive: SHA256.tollgate-client.zip",
+    )
+    async def get_client(version: str, file_name: str) -> Response:
+        match = CLIENT_NAME.match(file_name)
+        if match is None:
+            raise StoreError("not_found", f"client archives are named SHA256.{ARCHIVE_NAME}")
+
+        def read() -> bytes | None:
+            with ctx.sessions() as s:
+                row = s.get(ClientRelease, version)
+                if row is None or row.digest != match.group(1):
+                    return None
+            return repo.blobs.path(row.digest).read_bytes()
+
+        body = await asyncio.to_thread(read)
+        if body is None:
+            raise StoreError("not_found", f"no download program {version} named {file_name}")
+        return Response(body, media_type="application/zip")
 
     return router

@@ -74,7 +74,7 @@ def build(
     product: str,
     version: str,
     release: str,
-    client_version: str,
+    client_version: str | None,
     environment: dict[str, Any],
     notes: str,
     requires: list[str],
@@ -98,7 +98,7 @@ def build(
         "product": product,
         "version": version,
         "release": release,
-        "client": {"version": client_version},
+        "client": {} if client_version is None else {"version": client_version},
         "environment": environment,
         "commands": commands,
     }

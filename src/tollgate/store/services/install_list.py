@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tollgate import __version__
 from tollgate.store.db import Product
 from tollgate.store.services.catalog import (
     install_entry,
@@ -22,6 +21,7 @@ from tollgate.store.services.catalog import (
     patch_target_of,
     target_of,
 )
+from tollgate.store.services.client_releases import latest_client
 from tollgate.store.services.errors import StoreError
 from tollgate.wire import install_list
 from tollgate.wire.environment import Environment
@@ -61,13 +61,14 @@ def build_install_list(
         )
         for f in chosen
     ]
+    client = latest_client(session)
     return install_list.build(
         store_id=store_id,
         store_url=store_url,
         product=product,
         version=release.version,
         release=release_target(product, release.version),
-        client_version=__version__,
+        client_version=None if client is None else client.version,
         environment=environment.to_json(),
         notes=release.notes,
         requires=list(release.requires),
