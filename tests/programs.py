@@ -22,6 +22,11 @@ CARD = ["--card", "4242424242424242", "--expiry", "12/34", "--cvc", "123"]
 PERSON = ["--name", "Hanako", "--email", "hanako@example.jp", "--country", "JP"]
 
 
+def said(done: subprocess.CompletedProcess[str]) -> str:
+    """A command's stderr as one line (rich wraps at the terminal's width)."""
+    return " ".join(done.stderr.split())
+
+
 def installer_bytes(store: LiveStore) -> bytes:
     response = httpx.get(f"{store.url}/bootstrap/tollgate-setup.pyz")
     response.raise_for_status()
@@ -85,6 +90,7 @@ class Installed:
 
 def bootstrap(store: LiveStore, where: Path) -> Installed:
     """A newcomer: download the installer from the store, run it, registered."""
+    where.mkdir(parents=True, exist_ok=True)
     pyz = where / "tollgate-setup.pyz"
     pyz.write_bytes(installer_bytes(store))
     installed = Installed(where / "program", where / "home")
@@ -103,6 +109,11 @@ def next_version(after: str, step: int = 1) -> str:
 def client_release(where: Path, version: str, *, broken: bool = False) -> bytes:
     """An archive of this very package as ``version``; a ``broken`` one cannot start (its
     command module fails on import) though nothing about its archive is wrong."""
+    return build_archive(client_package(where, version, broken=broken))
+
+
+def client_package(where: Path, version: str, *, broken: bool = False) -> Path:
+    """A copy of this very package, as ``version`` (see `client_release`)."""
     package = where / f"client-{version}" / "tollgate"
     shutil.copytree(
         Path(tollgate.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__")
@@ -112,4 +123,4 @@ def client_release(where: Path, version: str, *, broken: bool = False) -> bytes:
     if broken:
         main = package / "cli" / "main.py"
         main.write_text(main.read_text() + '\nraise RuntimeError("this build is broken")\n')
-    return build_archive(package)
+    return package

@@ -94,6 +94,7 @@ def run_demo(keep: Path | None = None) -> int:
         console.print(f"Serving on {server.url} (OpenAPI at {server.url}/docs)")
         console.print(f"Storefront, open while the demo runs: [bold]{server.url}/[/]")
         console.print(f"Admin pages: {server.url}/admin (admin token {admin_token})")
+        console.print(f"Registration bootstrap (installer): {server.url}/bootstrap")
 
         home, machine = base / "customer", "demo-machine-a-0001"
         page = base / "translation.html"

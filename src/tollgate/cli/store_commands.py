@@ -18,6 +18,7 @@ from tollgate.store.repository import ROTATABLE
 from tollgate.store.server import serve_forever
 from tollgate.store.services import admin
 from tollgate.store.services.errors import StoreError
+from tollgate.wire.client_archive import BadClientArchive, build_archive
 from tollgate.wire.problems import Exit
 
 store_app = typer.Typer(
@@ -139,6 +140,33 @@ def publish(
             f"Published {done.product} {done.version}: {done.core_files} core "
             f"file(s), add-ons: {', '.join(done.addons) or 'none'}"
         )
+
+
+@store_app.command("publish-client")
+def publish_client(
+    directory: DirArg,
+    source: Annotated[
+        Path,
+        typer.Argument(help="A tollgate-client.zip, or a `tollgate` package folder to zip."),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish a newer download program: customers' programs update to it by themselves."""
+    try:
+        archive = build_archive(source) if source.is_dir() else source.read_bytes()
+    except (OSError, BadClientArchive) as exc:
+        raise fail(f"cannot read {source}: {exc}", Exit.USAGE) from exc
+    ctx = open_store(_folder(directory))
+    try:
+        row = ctx.publish_client(archive)
+    except StoreError as exc:
+        raise fail(f"{exc.detail} (nothing was published)", Exit.USAGE) from exc
+    finally:
+        ctx.close()
+    if as_json:
+        emit_json({"version": row.version, "sha256": row.digest, "size": row.size})
+    else:
+        console.print(f"Published the download program {row.version} ({row.size:,} bytes)")
 
 
 @store_app.command("serve")

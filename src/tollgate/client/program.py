@@ -35,6 +35,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import tollgate
 from tollgate.files import fsync_dir, write_atomic
 
 SLOTS = ("download1", "download2")
@@ -111,8 +112,6 @@ class ProgramFolder:
     @classmethod
     def running(cls) -> ProgramFolder | None:
         """The folder this very process runs from, if it was started from a slot."""
-        import tollgate
-
         package = Path(tollgate.__file__).resolve().parent
         slot = package.parent
         root = slot.parent.parent

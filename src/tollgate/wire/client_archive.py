@@ -101,7 +101,7 @@ def _check_name(info: zipfile.ZipInfo) -> None:
         or path.is_absolute()
         or path.parts[:1] != (PACKAGE,)
         or any(part in ("", ".", "..") for part in name.split("/"))
-        or (mode and not stat.S_ISREG(mode))
+        or stat.S_IFMT(mode) not in (0, stat.S_IFREG)  # a link, device or folder
     ):
         raise BadClientArchive(f"the archive member {name!r} is not a plain file under tollgate/")
 
