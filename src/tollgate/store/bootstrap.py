@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import stat
+import threading
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tollgate.store.db import ClientRelease
 from tollgate.store.pages import Pages
 from tollgate.store.services.client_releases import client_requirements, latest_client
 from tollgate.wire.client_archive import read_archive
@@ -72,6 +74,7 @@ def bootstrap_router(ctx: StoreContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     pages = Pages(ctx)
     built: dict[tuple[str, str], Installer] = {}
+    building = threading.Lock()  # one build at a time; requests run in worker threads
 
     def installer_for(store_url: str) -> Installer:
         with ctx.sessions() as s:
@@ -80,41 +83,44 @@ def bootstrap_router(ctx: StoreContext) -> APIRouter:
         if client is None or root is None:
             raise LookupError("the store has no download program to offer yet")
         key = (store_url, client.digest)
-        if key not in built:
-            archive = ctx.repository.blobs.path(client.digest).read_bytes()
-            setup = {
-                "store_url": store_url,
-                "store_id": ctx.store_id,
-                "store_name": ctx.folder.config.name,
-                "root_sha256": hashlib.sha256(root).hexdigest(),
-                "client_version": client.version,
-                "client_sha256": client.digest,
-                "requirements": client_requirements(),
-            }
-            built.clear()  # only the latest client's installer is kept
-            built[key] = Installer(build_installer(setup, root, archive), client.version)
+        with building:
+            return built.get(key) or _build(key, client, root)
+
+    def _build(key: tuple[str, str], client: ClientRelease, root: bytes) -> Installer:
+        setup = {
+            "store_url": key[0],
+            "store_id": ctx.store_id,
+            "store_name": ctx.folder.config.name,
+            "root_sha256": hashlib.sha256(root).hexdigest(),
+            "client_version": client.version,
+            "client_sha256": client.digest,
+            "requirements": client_requirements(),
+        }
+        archive = ctx.repository.blobs.path(client.digest).read_bytes()
+        built.clear()  # only the latest client's installer is kept
+        built[key] = Installer(build_installer(setup, root, archive), client.version)
         return built[key]
+
+    async def offered(request: Request) -> Installer | HTMLResponse:
+        """The installer for the URL this request reached the store at, or a 404 page."""
+        try:
+            return await asyncio.to_thread(installer_for, str(request.base_url).rstrip("/"))
+        except LookupError as exc:
+            return await pages.problem(request, 404, "Not found", str(exc))
 
     @router.get("/bootstrap", response_class=HTMLResponse)
     async def bootstrap_page(request: Request) -> HTMLResponse:
-        store_url = str(request.base_url).rstrip("/")
-        try:
-            installer = await asyncio.to_thread(installer_for, store_url)
-        except LookupError as exc:
-            return await pages.problem(request, 404, "Not found", str(exc))
-        return await pages.render(
-            request,
-            "bootstrap.html",
-            {"installer": installer, "file_name": INSTALLER_NAME, "store_url": store_url},
-        )
+        installer = await offered(request)
+        if not isinstance(installer, Installer):
+            return installer
+        context = {"installer": installer, "file_name": INSTALLER_NAME}
+        return await pages.render(request, "bootstrap.html", context)
 
     @router.get(f"/bootstrap/{INSTALLER_NAME}")
     async def installer_file(request: Request) -> Response:
-        store_url = str(request.base_url).rstrip("/")
-        try:
-            installer = await asyncio.to_thread(installer_for, store_url)
-        except LookupError as exc:
-            return await pages.problem(request, 404, "Not found", str(exc))
+        installer = await offered(request)
+        if not isinstance(installer, Installer):
+            return installer
         return Response(
             installer.data,
             media_type="application/zip",
