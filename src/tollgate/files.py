@@ -1,4 +1,5 @@
-"""Writing files so that a crash leaves the old content or the new, never a mix.
+"""Files on disk: writes that a crash leaves old or new, never a mix, and walks of a folder that
+is about to be published, which follow no link.
 
 Standard library only: the bootstrap installer uses this before it knows what else is installed.
 """
@@ -6,8 +7,10 @@ Standard library only: the bootstrap installer uses this before it knows what el
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -36,3 +39,43 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class UnsafeTree(Exception):
+    """A folder to publish holds something other than plain files and folders of its own."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(f"{path}: {what}")
+        self.path = path
+
+
+def plain_files(root: Path, *, skip_dirs: frozenset[str] = frozenset()) -> list[str]:
+    """Relative POSIX paths, sorted, of every regular file under ``root``, walked without
+    following links. A symbolic link anywhere in the tree (to a file or to a folder, dangling
+    or not), a device, a FIFO or a socket raises `UnsafeTree` naming it: whatever a link points
+    at, a walk that followed it could publish a file from outside the folder (a store key, say).
+    Folders named in ``skip_dirs`` are left out whole, but only when they are real folders."""
+    found: list[str] = []
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                path = Path(entry.path)
+                if entry.is_symlink():
+                    raise UnsafeTree(path, f"is a symbolic link (to {os.readlink(path)})")
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in skip_dirs:
+                        pending.append(path)
+                elif stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                    found.append(path.relative_to(root).as_posix())
+                else:
+                    raise UnsafeTree(path, "is not a regular file (a device, FIFO or socket)")
+    return sorted(found)
+
+
+def open_plain(path: Path) -> BinaryIO:
+    """``path`` opened for reading, refused if its last component is a symbolic link
+    (``O_NOFOLLOW``): a link swapped in after `plain_files` looked is not followed either."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    return os.fdopen(fd, "rb")

@@ -14,11 +14,12 @@ from tollgate.store.admin_sessions import AdminSessions
 from tollgate.store.app import open_store
 from tollgate.store.folder import StoreFolder, StoreFolderError
 from tollgate.store.manifest import ManifestError
+from tollgate.store.publish_guard import PublishRefused
 from tollgate.store.repository import ROTATABLE
 from tollgate.store.server import serve_forever
 from tollgate.store.services import admin
 from tollgate.store.services.errors import StoreError
-from tollgate.wire.client_archive import BadClientArchive, build_archive
+from tollgate.wire.client_archive import BadClientArchive
 from tollgate.wire.problems import Exit
 
 store_app = typer.Typer(
@@ -131,8 +132,10 @@ def publish(
     ctx = open_store(_folder(directory))
     try:
         done = ctx.publish(source)
-    except ManifestError as exc:
+    except (ManifestError, PublishRefused) as exc:
         raise fail(f"{exc} (nothing was published)", Exit.USAGE) from exc
+    finally:
+        ctx.close()
     if as_json:
         emit_json(done.__dict__)
     else:
@@ -152,13 +155,13 @@ def publish_client(
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a newer download program: customers' programs update to it by themselves."""
-    try:
-        archive = build_archive(source) if source.is_dir() else source.read_bytes()
-    except (OSError, BadClientArchive) as exc:
-        raise fail(f"cannot read {source}: {exc}", Exit.USAGE) from exc
     ctx = open_store(_folder(directory))
     try:
-        row = ctx.publish_client(archive)
+        row = ctx.publish_client(source)
+    except (OSError, BadClientArchive) as exc:
+        raise fail(f"cannot read {source}: {exc} (nothing was published)", Exit.USAGE) from exc
+    except PublishRefused as exc:
+        raise fail(f"{exc} (nothing was published)", Exit.USAGE) from exc
     except StoreError as exc:
         raise fail(f"{exc.detail} (nothing was published)", Exit.USAGE) from exc
     finally:

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollgate.crypto.httpsig import request_view
+from tollgate.files import UnsafeTree, open_plain
 from tollgate.store.admin_pages import admin_router
 from tollgate.store.auth import Caller, authenticate
 from tollgate.store.blobs import DIGEST_RE, BlobStore
@@ -46,6 +47,7 @@ from tollgate.store.migrate import upgrade
 from tollgate.store.pages import STATIC
 from tollgate.store.payments import Gateway
 from tollgate.store.payments.sandbox import SandboxGateway
+from tollgate.store.publish_guard import PublishRefused
 from tollgate.store.ratelimit import RateLimiter
 from tollgate.store.repository import Repository
 from tollgate.store.services.card import update_card
@@ -59,6 +61,7 @@ from tollgate.store.services.renewal import renew_leases
 from tollgate.store.services.usage import UsageService
 from tollgate.store.storefront import storefront_router
 from tollgate.store.tuf_routes import tuf_router
+from tollgate.wire.client_archive import build_archive
 from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
 from tollgate.wire.schemas import (
     CardUpdateRequest,
@@ -102,13 +105,28 @@ class StoreContext:
                 store_id=self.store_id,
                 master_key=self.folder.keys.master,
                 source_dir=source_dir,
+                guard=self.folder.publish_guard(),
                 now=self.clock(),
             )
 
-    def publish_client(self, archive: bytes) -> ClientRelease:
-        """Publish a download-program archive (wire/client_archive.py) as the latest client."""
+    def publish_client(self, source: bytes | Path) -> ClientRelease:
+        """Publish a download program as the latest client: an archive (wire/client_archive.py),
+        as bytes or a file, or a ``tollgate`` package folder to archive."""
+        guard = self.folder.publish_guard()
+        if isinstance(source, Path):
+            root = guard.check_source(source)
+            if root.is_dir():
+                try:
+                    archive = build_archive(root)
+                except UnsafeTree as exc:
+                    raise PublishRefused(f"{exc}: publish-client follows no link") from exc
+            else:
+                with open_plain(root) as fh:
+                    archive = fh.read()
+        else:
+            archive = source
         with self.sessions.begin() as s:
-            row = publish_client(s, self.repository, archive, now=self.clock())
+            row = publish_client(s, self.repository, archive, guard=guard, now=self.clock())
             s.expunge(row)
             return row
 
@@ -148,7 +166,7 @@ def open_store(
                 s, repository, folder.keys, store_id=folder.config.store_id, name=folder.config.name
             )
         with sessions.begin() as s:
-            ensure_client_release(s, repository, now=clock())
+            ensure_client_release(s, repository, guard=folder.publish_guard(), now=clock())
     except IntegrityError:
         pass  # another store process on this database created it first
     return StoreContext(

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tollgate.crypto.sealing import SealingPrivateKey
 from tollgate.files import write_atomic
 from tollgate.store.blobs import PART_SIZE
+from tollgate.store.publish_guard import PublishGuard
 from tollgate.store.tuf_keys import TufKeyring
 
 MIN_PART_SIZE = 4096
@@ -153,6 +154,11 @@ class StoreFolder:
                 f"{self.config_path}: part_size must be a whole number of bytes >= {MIN_PART_SIZE}"
             )
         return config
+
+    def publish_guard(self) -> PublishGuard:
+        """What `publish` and `publish-client` must never make public: this folder, its keys.
+        Made afresh each time, so keys rotated since are known too."""
+        return PublishGuard.of_store(self.path)
 
     @property
     def tuf_keys_dir(self) -> Path:

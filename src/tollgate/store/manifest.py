@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
+from tollgate.files import plain_files
 from tollgate.wire.environment import TAG_RE
 from tollgate.wire.targets import NAME_RE
 
@@ -65,6 +67,7 @@ class Manifest:
     addons: list[AddOnSpec] = field(default_factory=list)
     environments: list[EnvironmentSpec] = field(default_factory=list)
     requires: list[str] = field(default_factory=list)
+    files: frozenset[str] = frozenset()  # every regular file of the folder, walked without links
 
     @property
     def root(self) -> Path:
@@ -245,13 +248,21 @@ def _requires(reader: _Reader, raw: Any) -> list[str]:
     return found
 
 
-def load_manifest(source_dir: Path) -> Manifest:
+def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manifest:
+    """The manifest of ``source_dir``. ``files`` are the folder's regular files as
+    `tollgate.files.plain_files` lists them (walked here when not given); globs select only
+    among them, so nothing a link points at can be selected."""
     path = source_dir / "tollgate.toml"
     reader = _Reader(path)
+    if not source_dir.is_dir():
+        raise ManifestError(path, "(file)", f"{source_dir} is not a folder")
+    inventory = frozenset(plain_files(source_dir) if files is None else files)
+    if "tollgate.toml" not in inventory:
+        raise ManifestError(path, "(file)", "no tollgate.toml in this folder")
     try:
-        doc = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ManifestError(path, "(file)", "no tollgate.toml in this folder") from exc
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ManifestError(path, "(file)", f"not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(path, "(syntax)", str(exc)) from exc
     product = reader.table(doc, "product")
@@ -302,6 +313,7 @@ def load_manifest(source_dir: Path) -> Manifest:
         addons=addons,
         environments=_environments(reader, doc.get("environment")),
         requires=_requires(reader, product.get("requires")),
+        files=inventory,
     )
 
 
@@ -310,12 +322,14 @@ def expand(manifest: Manifest, patterns: list[str], where: str) -> list[str]:
     root = manifest.root
     found: dict[str, None] = {}
     for pattern in patterns:
-        # A matched folder stands for every file beneath it ("addons/dic2/**" on 3.11
-        # matches folders only).
-        paths = (q for p in root.glob(pattern) for q in ([p] if p.is_file() else p.rglob("*")))
-        matches = sorted({p for p in paths if p.is_file() and "__pycache__" not in p.parts})
+        matches: set[str] = set()
+        for hit in root.glob(pattern):
+            rel = hit.relative_to(root).as_posix()
+            # A matched folder stands for every file beneath it ("addons/dic2/**" on 3.11
+            # matches folders only).
+            matches.update(f for f in manifest.files if f == rel or f.startswith(rel + "/"))
+        matches = {m for m in matches if "__pycache__" not in m.split("/")}
         if not matches:
             raise ManifestError(manifest.path, f"{where}.files", f"{pattern!r} matches no file")
-        for match in matches:
-            found[match.relative_to(root).as_posix()] = None
+        found.update(dict.fromkeys(sorted(matches)))
     return list(found)

@@ -25,13 +25,15 @@ from pathlib import Path, PurePosixPath
 
 from packaging.version import InvalidVersion, Version
 
+from tollgate.files import open_plain, plain_files
+
 ARCHIVE_NAME = "tollgate-client.zip"
 PACKAGE = "tollgate"
 MAX_ARCHIVE = 32 * 1024 * 1024
 MAX_MEMBERS = 2_000
 MAX_UNPACKED = 64 * 1024 * 1024
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-_SKIPPED_DIRS = {"__pycache__"}
+_SKIPPED_DIRS = frozenset({"__pycache__"})
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 
 
@@ -44,22 +46,22 @@ def client_target(version: str) -> str:
 
 
 def build_archive(package_dir: Path) -> bytes:
-    """A deterministic zip of the package at ``package_dir`` (a folder named ``tollgate``)."""
-    files = sorted(
-        p
-        for p in package_dir.rglob("*")
-        if p.is_file()
-        and not _SKIPPED_DIRS.intersection(p.relative_to(package_dir).parts)
-        and p.suffix not in _SKIPPED_SUFFIXES
-    )
+    """A deterministic zip of the package at ``package_dir`` (a folder named ``tollgate``).
+    A symbolic link anywhere in the folder raises `tollgate.files.UnsafeTree`: the archive
+    is published, and a link could bring in any file of the machine."""
+    files = [
+        rel
+        for rel in plain_files(package_dir, skip_dirs=_SKIPPED_DIRS)
+        if PurePosixPath(rel).suffix not in _SKIPPED_SUFFIXES
+    ]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for path in files:
-            name = f"{PACKAGE}/{path.relative_to(package_dir).as_posix()}"
-            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+        for rel in files:
+            info = zipfile.ZipInfo(f"{PACKAGE}/{rel}", date_time=_EPOCH)
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, path.read_bytes())
+            with open_plain(package_dir / rel) as fh:
+                zf.writestr(info, fh.read())
     data = out.getvalue()
     read_archive(data)  # what we build, we can read
     return data

@@ -22,6 +22,7 @@ from tuf.api.metadata import TargetFile
 
 import tollgate
 from tollgate.store.db import ClientRelease
+from tollgate.store.publish_guard import PublishGuard
 from tollgate.store.repository import Repository
 from tollgate.store.services.errors import StoreError
 from tollgate.wire.client_archive import (
@@ -47,13 +48,22 @@ def latest_client(session: Session) -> ClientRelease | None:
 
 
 def publish_client(
-    session: Session, repo: Repository, archive: bytes, *, now: dt.datetime
+    session: Session,
+    repo: Repository,
+    archive: bytes,
+    *,
+    guard: PublishGuard,
+    now: dt.datetime,
 ) -> ClientRelease:
-    """Store ``archive`` and make it the client role's only target."""
+    """Store ``archive`` and make it the client role's only target. ``guard`` refuses an
+    archive holding a file with the bytes of a store key."""
     try:
-        version = archive_version(read_archive(archive))
+        members = read_archive(archive)
+        version = archive_version(members)
     except BadClientArchive as exc:
         raise StoreError("malformed_request", f"not a download-program archive: {exc}") from exc
+    for name, body in members.items():
+        guard.check_bytes(name, body)
     latest = latest_client(session)
     if latest is not None and Version(version) <= Version(latest.version):
         raise StoreError(
@@ -74,10 +84,12 @@ def publish_client(
     return row
 
 
-def ensure_client_release(session: Session, repo: Repository, *, now: dt.datetime) -> None:
+def ensure_client_release(
+    session: Session, repo: Repository, *, guard: PublishGuard, now: dt.datetime
+) -> None:
     """Publish this store's own download program if the store has none yet."""
     if latest_client(session) is None:
-        publish_client(session, repo, own_archive(), now=now)
+        publish_client(session, repo, own_archive(), guard=guard, now=now)
 
 
 def client_requirements() -> list[str]:

@@ -34,9 +34,11 @@ from sqlalchemy.orm import Session
 from tollgate.crypto import stream
 from tollgate.crypto.keys import open_secret, seal_secret
 from tollgate.crypto.stream import Writable
+from tollgate.files import UnsafeTree, open_plain, plain_files
 from tollgate.store.blobs import Blob, BlobStore
 from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
 from tollgate.store.manifest import Manifest, ManifestError, expand, load_manifest
+from tollgate.store.publish_guard import PublishGuard, PublishRefused
 from tollgate.store.repository import Repository
 from tollgate.store.services.catalog import publish_release
 from tollgate.wire import zstd
@@ -56,7 +58,7 @@ class Published:
 
 def _copy(source: Path) -> Callable[[Writable], None]:
     def produce(out: Writable) -> None:
-        with source.open("rb") as fh:
+        with open_plain(source) as fh:
             while block := fh.read(1 << 20):
                 out.write(block)
 
@@ -91,7 +93,7 @@ def _core(session: Session, blobs: BlobStore, root: Path, rel: str) -> ReleasedF
 
     def produce(out: Writable) -> None:
         nonlocal plain_digest
-        with source.open("rb") as fh:
+        with open_plain(source) as fh:
             plain_digest = zstd.compress_stream(fh, out, size)
 
     blob = blobs.write(produce)
@@ -171,7 +173,7 @@ def _encrypted(
 
     def produce(out: Writable) -> None:
         nonlocal commitment
-        with source.open("rb") as fh:
+        with open_plain(source) as fh:
             commitment = stream.encrypt_file(content_key, stream_id, fh, out)
 
     blob = blobs.write(produce)
@@ -190,7 +192,7 @@ def _encrypted(
 
 def _sha256_of(path: Path) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_plain(path) as fh:
         while block := fh.read(1 << 20):
             h.update(block)
     return h.hexdigest()
@@ -223,7 +225,8 @@ def _patches(
     it rebuilds into exactly the signed ciphertext."""
     if row.plain_size > zstd.MAX_PATCH_INPUT:
         return []
-    new = (root / row.path).read_bytes()
+    with open_plain(root / row.path) as fh:
+        new = fh.read()
     header: bytes | None = None
     if row.encrypted:
         with blobs.path(row.digest).open("rb") as fh:
@@ -268,10 +271,21 @@ def publish(
     store_id: str,
     master_key: bytes,
     source_dir: Path,
+    guard: PublishGuard,
     now: dt.datetime,
 ) -> Published:
+    """Publish the release in ``source_dir``. Before anything is written, ``guard`` refuses a
+    folder holding the store's, any symbolic link in the folder, and any selected file with
+    the bytes of a store key."""
     blobs = repository.blobs
-    manifest = load_manifest(source_dir)
+    root = guard.check_source(source_dir)
+    try:
+        files = plain_files(root)
+    except UnsafeTree as exc:
+        raise PublishRefused(
+            f"{exc}: publish follows no link, so put the file itself in the product folder"
+        ) from exc
+    manifest = load_manifest(root, files)
     core_paths = expand(manifest, manifest.core_files, "core")
     addon_paths = {
         a.name: expand(manifest, a.files, f"addon[{i}]") for i, a in enumerate(manifest.addons)
@@ -281,6 +295,8 @@ def publish(
     core_paths += [
         rel for rel in environment_tags if rel not in core_paths and rel not in in_addons
     ]
+    for rel in [*core_paths, *in_addons]:
+        guard.check_file(rel, root / rel)
 
     product = session.scalars(select(Product).where(Product.name == manifest.name)).one_or_none()
     if product is not None:

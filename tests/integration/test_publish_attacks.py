@@ -1,0 +1,172 @@
+"""Publishing never makes the store's own files public (issue 15, finding 1).
+
+The attacker's view: a product folder or client package that a vendor publishes holds a link
+(to a key file, to the keys folder, dangling), a copy of a key, or the store folder itself.
+Each is refused through the real `tollgate store publish` / `publish-client` command with a
+message naming the culprit, and the store's TUF metadata and blobs are exactly as before.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import MT, LiveStore
+from programs import client_package, client_release, next_version
+from tollgate import __version__
+
+
+def store_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tollgate", "store", *map(str, args)],
+        text=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env=dict(os.environ, COLUMNS="400"),
+    )
+
+
+def published_state(store: LiveStore) -> tuple[bytes, list[str]]:
+    """What customers can see (the signed timestamp) and what the store holds (its blobs)."""
+    timestamp = httpx.get(f"{store.url}/v1/tuf/timestamp.json").content
+    return timestamp, sorted(p.name for p in store.folder.blobs_dir.iterdir())
+
+
+def mt_release(where: Path, version: str = "1.0.1") -> Path:
+    shutil.copytree(MT, where, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = where / "tollgate.toml"
+    manifest.write_text(manifest.read_text().replace('version = "1.0.0"', f'version = "{version}"'))
+    return where
+
+
+def _keys(store: LiveStore) -> Path:
+    return store.folder.keys_dir
+
+
+def link_file_in_core(store: LiveStore, src: Path) -> str:
+    (src / "data" / "basic.tsv").unlink()
+    (src / "data" / "basic.tsv").symlink_to(_keys(store) / "master.key")
+    return "basic.tsv"
+
+
+def link_folder_in_addon(store: LiveStore, src: Path) -> str:
+    (src / "addons" / "mt_dic2" / "keys").symlink_to(_keys(store) / "tuf")
+    return "keys"
+
+
+def link_to_a_folder_above(store: LiveStore, src: Path) -> str:
+    (src / "mt" / "up").symlink_to("../..", target_is_directory=True)
+    return "up"
+
+
+def dangling_link_nobody_selects(store: LiveStore, src: Path) -> str:
+    (src / "notes").mkdir()
+    (src / "notes" / "later.txt").symlink_to(src / "does-not-exist")
+    return "later.txt"
+
+
+def manifest_is_a_link(store: LiveStore, src: Path) -> str:
+    real = src.parent / "elsewhere.toml"
+    (src / "tollgate.toml").rename(real)
+    (src / "tollgate.toml").symlink_to(real)
+    return "tollgate.toml"
+
+
+def copy_of_a_key(store: LiveStore, src: Path) -> str:
+    shutil.copyfile(_keys(store) / "licence.key", src / "data" / "basic.tsv")
+    return "keys/licence.key"
+
+
+def copy_of_a_tuf_key_in_an_addon(store: LiveStore, src: Path) -> str:
+    tuf_key = sorted((_keys(store) / "tuf").glob("root-*.key"))[0]
+    shutil.copyfile(tuf_key, src / "addons" / "mt_dic2" / "extra.bin")
+    return f"keys/tuf/{tuf_key.name}"
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        link_file_in_core,
+        link_folder_in_addon,
+        link_to_a_folder_above,
+        dangling_link_nobody_selects,
+        manifest_is_a_link,
+        copy_of_a_key,
+        copy_of_a_tuf_key_in_an_addon,
+    ],
+)
+def test_publish_refuses_what_would_leak_a_store_file(
+    store: LiveStore, tmp_path: Path, plant: Callable[[LiveStore, Path], str]
+) -> None:
+    src = mt_release(tmp_path / "mt-src")
+    culprit = plant(store, src)
+    before = published_state(store)
+    done = store_cli("publish", store.folder.path, src)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert culprit in done.stderr and "nothing was published" in done.stderr
+    assert published_state(store) == before
+    # and once the culprit is gone, the same folder publishes
+    fixed = mt_release(tmp_path / "mt-fixed")
+    assert store_cli("publish", store.folder.path, fixed).returncode == 0
+
+
+def test_publish_refuses_a_folder_holding_the_store_or_inside_it(
+    store: LiveStore, tmp_path: Path
+) -> None:
+    before = published_state(store)
+    outer = store.folder.path.parent  # the test folder: it holds the store folder
+    (outer / "tollgate.toml").write_text((MT / "tollgate.toml").read_text())
+    done = store_cli("publish", store.folder.path, outer)
+    assert done.returncode == 2 and "contains the store folder" in done.stderr
+    inside = store.folder.path / "product"
+    shutil.copytree(MT, inside, ignore=shutil.ignore_patterns("__pycache__"))
+    done = store_cli("publish", store.folder.path, inside)
+    assert done.returncode == 2 and "inside the store folder" in done.stderr
+    link = tmp_path / "innocent"
+    link.symlink_to(store.folder.keys_dir)  # the folder named is itself a way in
+    done = store_cli("publish", store.folder.path, link)
+    assert done.returncode == 2 and "inside the store folder" in done.stderr
+    assert published_state(store) == before
+
+
+def test_publish_client_refuses_links_and_keys(store: LiveStore, tmp_path: Path) -> None:
+    version = next_version(__version__)
+    before = published_state(store)
+
+    package = client_package(tmp_path / "a", version)
+    (package / "master.key").symlink_to(store.folder.keys_dir / "master.key")
+    done = store_cli("publish-client", store.folder.path, package)
+    assert done.returncode == 2 and "master.key" in done.stderr and "link" in done.stderr
+
+    package = client_package(tmp_path / "b", version)
+    (package / "vendored").symlink_to(store.folder.keys_dir, target_is_directory=True)
+    done = store_cli("publish-client", store.folder.path, package)
+    assert done.returncode == 2 and "vendored" in done.stderr
+
+    package = client_package(tmp_path / "c", version)
+    shutil.copyfile(store.folder.keys_dir / "sealing.key", package / "data.bin")
+    done = store_cli("publish-client", store.folder.path, package)
+    assert done.returncode == 2 and "keys/sealing.key" in done.stderr
+
+    # an archive built elsewhere holding a key's bytes as a plain member
+    archive = io.BytesIO(client_release(tmp_path / "d", version))
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("tollgate/stolen.bin", (store.folder.keys_dir / "master.key").read_bytes())
+    zipped = tmp_path / "tollgate-client.zip"
+    zipped.write_bytes(archive.getvalue())
+    done = store_cli("publish-client", store.folder.path, zipped)
+    assert done.returncode == 2 and "keys/master.key" in done.stderr
+    assert published_state(store) == before
+
+    good = client_package(tmp_path / "e", version)
+    assert store_cli("publish-client", store.folder.path, good).returncode == 0
