@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,17 @@ def buyer(timed_store: LiveStore, tmp_path: Path, machine_a: str) -> Customer:
     return who
 
 
+def sealed_meter(who: Customer) -> str:
+    with sqlite3.connect(who.home.state.path) as conn:
+        return str(conn.execute("SELECT sealed FROM meter").fetchone()[0])
+
+
+def edit_state(who: Customer, sql: str, *params: object) -> None:
+    """What a customer with a SQLite browser does to the client state."""
+    with sqlite3.connect(who.home.state.path) as conn:
+        conn.execute(sql, params)
+
+
 def at(days: float = 0, hour: int | None = None) -> dt.datetime:
     """A local time ``days`` from now, optionally at a given hour (the runtime's clock)."""
     when = dt.datetime.now().astimezone() + dt.timedelta(days=days)
@@ -128,11 +140,10 @@ def test_a_clock_moved_back_is_refused_and_the_mark_is_sealed(buyer: Customer) -
         opened(buyer, at(1)).check("forever")
     assert not opened(buyer, at(1)).has("forever")
     assert opened(buyer, at(2)).has("forever")
-    mark = buyer.home.timemark_path(buyer.account.store_id)
-    doc = json.loads(mark.read_bytes())
-    assert "seen" not in mark.read_text() and set(doc) == {"format", "nonce", "sealed"}
+    doc = json.loads(sealed_meter(buyer))
+    assert "mark" not in sealed_meter(buyer) and set(doc) == {"format", "nonce", "sealed"}
     doc["sealed"] = doc["sealed"][:-4] + ("AAAA" if doc["sealed"][-4:] != "AAAA" else "BBBB")
-    mark.write_text(json.dumps(doc))
+    edit_state(buyer, "UPDATE meter SET sealed = ?", json.dumps(doc))
     with pytest.raises(ClockMovedBack, match="damaged"):
         opened(buyer, at(2)).check("forever")
     # Going online restores the mark from the store's time.
@@ -142,7 +153,7 @@ def test_a_clock_moved_back_is_refused_and_the_mark_is_sealed(buyer: Customer) -
 
 def test_a_deleted_mark_falls_back_to_the_store_time_of_the_licence(buyer: Customer) -> None:
     assert opened(buyer, at()).has("forever")
-    buyer.home.timemark_path(buyer.account.store_id).unlink()
+    edit_state(buyer, "DELETE FROM meter")
     with pytest.raises(ClockMovedBack):
         opened(buyer, at(-1)).check("forever")
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tollgate.crypto import IntegrityError, SignatureError, stream
 from tollgate.crypto.documents import sign_document, verify_document
-from tollgate.crypto.httpsig import RequestView, sign_request, verify_request
+from tollgate.crypto.httpsig import RequestView, request_view, sign_request, verify_request
 from tollgate.crypto.keyfile import Binding, KeyFile, seal_key, unseal_key
 from tollgate.crypto.keys import (
     licence_wrapping_key,
@@ -134,3 +134,37 @@ def test_paging_through_a_stream_decrypts_each_chunk_once() -> None:
     assert decrypted == list(range(reader.chunk_count))
     assert reader.read(100, 100) == plain[100:200]  # back to chunk 0: decrypted again
     assert decrypted[-1] == 0
+
+
+@pytest.mark.parametrize("seconds", [-300, 300])
+def test_request_signature_window_is_300_seconds_either_way(seconds: int) -> None:
+    created = dt.datetime(2026, 12, 1, 12, 0, 0, tzinfo=dt.UTC)
+    view = _signed(created)
+
+    def at(offset: int) -> dt.datetime:  # the verifier's clock
+        return created + dt.timedelta(seconds=offset)
+
+    # ``seconds`` < 0: the signer's clock runs ahead of the store's (created in its future)
+    assert verify_request(view, b'{"a":1}', lookup=lambda k: KEY, now=at(seconds)).key_id
+    beyond = seconds + (1 if seconds > 0 else -1)
+    with pytest.raises(SignatureError, match="time window"):
+        verify_request(view, b'{"a":1}', lookup=lambda k: KEY, now=at(beyond))
+
+
+def test_every_header_the_store_reads_is_covered() -> None:
+    now = dt.datetime.now(dt.UTC)
+    headers = sign_request(
+        "POST",
+        "http://127.0.0.1:8700/v1/orders",
+        {"Idempotency-Key": "k1", "Content-Type": "application/json"},
+        b"{}",
+        key_id="cu_1",
+        key=KEY,
+        now=now,
+    )
+    covered = headers["Signature-Input"]
+    assert all(h in covered for h in ('"content-type"', '"idempotency-key"', '"content-digest"'))
+    for name, value in (("Content-Type", "text/plain"), ("Range", "bytes=0-1")):
+        view = request_view("POST", "http://127.0.0.1:8700/v1/orders", {**headers, name: value})
+        with pytest.raises(SignatureError):  # changed, or added without being signed
+            verify_request(view, b"{}", lookup=lambda k: KEY, now=now)

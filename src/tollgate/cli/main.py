@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from tollgate import __version__
 from tollgate.cli.confirm import confirm
@@ -729,8 +730,14 @@ def sync(
                 + "".join(f"; {n} use(s) {status}" for status, n in sorted(r.uses.items()))
                 + "".join(f"; {g['order_id']} removed ({g['reason']})" for g in r.revoked)
             )
+            for h in r.held:
+                errors.print(
+                    f"[yellow]{escape(h['order_id'])} not renewed[/]: {escape(h['detail'])}"
+                )
     if failed:
         raise typer.Exit(int(Exit.UNREACHABLE))
+    if any(r.held for r in reports):
+        raise typer.Exit(int(Exit.REFUSED))
 
 
 @app.command()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from tollgate.cli.output import console, emit_json, fail
@@ -260,6 +261,28 @@ def refund(directory: DirArg, order_id: str, as_json: JsonOpt = False) -> None:
         emit_json(result)
         return
     console.print(f"Refunded {order_id}: {result['refunded']} {result['currency']}")
+
+
+@store_app.command("clear-hold")
+def clear_hold(directory: DirArg, customer_id: str, as_json: JsonOpt = False) -> None:
+    """Renew a customer's licences again after their machine's meter did not add up (a
+    restored or edited client state) and they explained it. Uses found missing stay on record."""
+    ctx = open_store(_folder(directory))
+    try:
+        with ctx.sessions.begin() as s:
+            reason = admin.clear_hold(s, customer_id)
+    except StoreError as exc:
+        raise fail(exc.detail, Exit.USAGE) from exc
+    finally:
+        ctx.close()
+    if as_json:
+        emit_json({"customer_id": customer_id, "cleared": reason})
+    elif reason is None:
+        console.print(f"{customer_id} had no hold; nothing changed")
+    else:
+        console.print(
+            f"Cleared the hold on {customer_id} ({escape(reason)}); their next sync renews"
+        )
 
 
 @store_app.command("stop-selling")

@@ -11,14 +11,20 @@ For each store: send the orders this machine holds licences for; each licence co
 re-signed with a new lease and is checked (signature, store, customer, same licence) before it
 replaces the one on disk; an order the store says no longer stands (refunded) — or every order,
 when the store has stopped selling to the customer — is removed: state rows and history in one
-transaction, then the licence file and the vault folder. The store's time raises the time mark.
-The runtime starts this in the background (runtime/background.py).
+transaction, then the licence file and the vault folder. An order the store holds (a use
+declined, or a meter that does not add up) keeps its licence until ``renew_by`` and is reported.
+
+The meter (runtime/meter.py) travels with the renewal: its generation and each licence's use
+count, as read with the uses just sent. The answer raises the mark to the store's time and the
+counts to what the store has seen. The runtime starts this in the background
+(runtime/background.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +34,8 @@ from tollgate.client.errors import IntegrityFailure, Refused
 from tollgate.crypto import CryptoError
 from tollgate.crypto.keys import time_mark_key
 from tollgate.runtime.home import ClientHome, write_json
+from tollgate.runtime.meter import Meter, read_meter, write_meter
 from tollgate.runtime.state import BoughtAddOn, now_iso, record_history
-from tollgate.runtime.timemark import read_mark, write_mark
 from tollgate.wire.licence import parse_licence
 
 USE_BATCH = 200
@@ -41,6 +47,7 @@ class SyncReport:
     store_id: str
     renewed: list[str] = field(default_factory=list)  # "MT dic2"
     revoked: list[dict[str, str]] = field(default_factory=list)
+    held: list[dict[str, str]] = field(default_factory=list)  # not renewed, not removed: why
     renew_by: str | None = None
     uses: dict[str, int] = field(default_factory=dict)  # outcome -> count, this sync
 
@@ -49,28 +56,70 @@ class SyncReport:
             "store_id": self.store_id,
             "renewed": self.renewed,
             "revoked": self.revoked,
+            "held": self.held,
             "renew_by": self.renew_by,
             "uses": self.uses,
         }
 
 
+@dataclass(frozen=True)
+class _MeterAccess:
+    """The sealed meter of one account (runtime/meter.py), opened with ``K``."""
+
+    key: bytes
+    store_id: str
+    customer_id: str
+
+    def read(self, conn: sqlite3.Connection) -> Meter | None:
+        """The meter, or None when there is none or it is damaged (the renewal then says so
+        and the store decides)."""
+        try:
+            return read_meter(conn, self.key, self.store_id, self.customer_id)
+        except CryptoError:
+            return None
+
+    def write(self, conn: sqlite3.Connection, meter: Meter) -> None:
+        write_meter(conn, self.key, self.store_id, self.customer_id, meter)
+
+    @classmethod
+    def of(cls, account: Account, keys: Unlocked) -> _MeterAccess:
+        key = time_mark_key(keys.customer_key, account.store_id, account.customer_id)
+        return cls(key, account.store_id, account.customer_id)
+
+
 def sync_store(home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked) -> SyncReport:
     report = SyncReport(account.store_id)
-    send_uses(home, api, account, keys, report)
-    renew_leases(home, api, account, keys, report)
+    declared = send_uses(home, api, account, keys, report)
+    renew_leases(home, api, account, keys, report, declared)
     return report
 
 
 def send_uses(
     home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked, report: SyncReport
-) -> None:
-    waiting = home.state.uses(account.store_id, statuses=("queued", "declined"))
+) -> Meter | None:
+    """Send the uses waiting here; return the meter as read with them, which the renewal
+    declares. Both are read in one write transaction, so the counts are exactly those of the
+    uses sent (a use recorded meanwhile is numbered after them); the meter is written back in
+    it with its generation raised, so the generation declared is newer than any copy of the
+    client state made before."""
+    access = _MeterAccess.of(account, keys)
+    with home.state.transaction() as conn:
+        declared = access.read(conn)
+        if declared is not None:  # any copy made before this sync now has a lower generation
+            access.write(conn, declared)
+        waiting = home.state.uses(account.store_id, statuses=("queued", "declined"))
     signer = Signer(account.customer_id, keys.purchase_key)
     for start in range(0, len(waiting), USE_BATCH):
         batch = {u.event_id: u for u in waiting[start : start + USE_BATCH]}
         body = {
             "events": [
-                {"event_id": u.event_id, "order_id": u.order_id, "name": u.name, "at": u.at}
+                {
+                    "event_id": u.event_id,
+                    "order_id": u.order_id,
+                    "name": u.name,
+                    "at": u.at,
+                    "seq": u.seq,
+                }
                 for u in batch.values()
             ]
         }
@@ -79,6 +128,7 @@ def send_uses(
         if not isinstance(results, list):
             raise IntegrityFailure("the store's answer to the uses sent is malformed")
         with home.state.transaction() as conn:
+            meter = access.read(conn)
             for r in results:
                 sent = batch.get(str(r.get("event_id"))) if isinstance(r, dict) else None
                 status = r.get("status") if isinstance(r, dict) else None
@@ -89,18 +139,34 @@ def send_uses(
                     (status, r.get("charge_id"), now_iso(), sent.event_id),
                 )
                 report.uses[status] = report.uses.get(status, 0) + 1
+                if meter is not None and sent.seq is not None:
+                    reported = meter.reported.get(sent.order_id, 0)
+                    meter.reported[sent.order_id] = max(reported, sent.seq + 1)
+            if meter is not None:
+                access.write(conn, meter)
+    return declared
 
 
 def renew_leases(
-    home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked, report: SyncReport
+    home: ClientHome,
+    api: StoreAPI,
+    account: Account,
+    keys: Unlocked,
+    report: SyncReport,
+    meter: Meter | None,
 ) -> None:
+    access = _MeterAccess.of(account, keys)
     held = {b.order_id: b for b in home.state.bought(account.store_id)}
     if not held:
         return
     signer = Signer(account.customer_id, keys.purchase_key)
+    declared = None if meter is None else {"generation": meter.generation, "uses": meter.uses}
     try:
         answer = api.request(
-            "POST", "/v1/licences/renew", body={"orders": list(held)}, signer=signer
+            "POST",
+            "/v1/licences/renew",
+            body={"orders": list(held), "meter": declared},
+            signer=signer,
         )
     except Refused as exc:
         if exc.code != "customer_stopped":
@@ -109,9 +175,9 @@ def renew_leases(
             _remove(home, account, each, "the store stopped selling to this customer")
             report.revoked.append({"order_id": each.order_id, "reason": "stopped"})
         return
-    licences, revoked, store_time = _renewal_answer(answer)
+    found = _renewal_answer(answer)
     renewed = []
-    for envelope in licences:
+    for envelope in found.licences:
         try:
             licence = parse_licence(
                 envelope,
@@ -131,22 +197,51 @@ def renew_leases(
         report.renewed.append(f"{licence.product} {licence.addon}")
     if renewed:
         report.renew_by = min(licence.renew_by for licence, _ in renewed).isoformat()
-    for order_id, reason in revoked:
+    for order_id, reason in found.revoked:
         gone = held.get(order_id)
         if gone is not None:
             _remove(home, account, gone, f"the order was {reason}")
             report.revoked.append({"order_id": order_id, "reason": reason})
-    _raise_mark(home, account, keys, store_time)
+    report.held = found.held
+    with home.state.transaction() as conn:
+        fresh = access.read(conn) or Meter()
+        fresh.seen(found.store_time)
+        fresh.generation = max(fresh.generation, found.generation)
+        for order_id, count in found.uses.items():  # what the store has of this machine's uses
+            fresh.uses[order_id] = max(fresh.uses.get(order_id, 0), count)
+            fresh.reported[order_id] = max(fresh.reported.get(order_id, 0), count)
+        access.write(conn, fresh)
 
 
-def _renewal_answer(answer: Any) -> tuple[list[Any], list[tuple[str, str]], dt.datetime]:
-    """The renewal answer's licences, revoked orders and store time, or IntegrityFailure."""
+@dataclass(frozen=True)
+class _Renewal:
+    licences: list[Any]
+    revoked: list[tuple[str, str]]
+    held: list[dict[str, str]]
+    store_time: dt.datetime
+    generation: int  # the meter generation the store has accepted
+    uses: dict[str, int]  # order id -> the next use number the store expects
+
+
+def _renewal_answer(answer: Any) -> _Renewal:
+    """The renewal answer, every field checked, or IntegrityFailure."""
     try:
         licences, revoked = answer["licences"], answer["revoked"]
         if not isinstance(licences, list) or not isinstance(revoked, list):
             raise TypeError("licences and revoked must be lists")
         gone = [(str(g["order_id"]), str(g.get("reason", "revoked"))) for g in revoked]
-        return licences, gone, dt.datetime.fromisoformat(answer["store_time"])
+        held = [
+            {"order_id": str(h["order_id"]), "reason": str(h["reason"]), "detail": str(h["detail"])}
+            for h in answer.get("held", [])
+        ]
+        meter = answer.get("meter") or {"generation": 0, "uses": {}}
+        uses = {str(k): int(v) for k, v in meter["uses"].items()}
+        if any(v < 0 for v in uses.values()):
+            raise ValueError("use counts are never negative")
+        when = dt.datetime.fromisoformat(answer["store_time"])
+        if when.tzinfo is None:
+            raise ValueError("store_time has no time zone")
+        return _Renewal(licences, gone, held, when, int(meter["generation"]), uses)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise IntegrityFailure(f"the store's renewal answer is malformed: {exc}") from exc
 
@@ -168,17 +263,3 @@ def _remove(home: ClientHome, account: Account, bought: BoughtAddOn, why: str) -
         )
     home.licence_path(store_id, bought.licence_id).unlink(missing_ok=True)
     shutil.rmtree(home.addon_vault(store_id, bought.product, bought.addon), ignore_errors=True)
-
-
-def _raise_mark(
-    home: ClientHome, account: Account, keys: Unlocked, store_time: dt.datetime
-) -> None:
-    """Raise the time mark to the store's time; a damaged mark is replaced by it."""
-    key = time_mark_key(keys.customer_key, account.store_id, account.customer_id)
-    path = home.timemark_path(account.store_id)
-    try:
-        mark = read_mark(path, key, account.store_id, account.customer_id)
-    except CryptoError:
-        mark = None
-    if mark is None or store_time > mark:
-        write_mark(path, key, account.store_id, account.customer_id, store_time)

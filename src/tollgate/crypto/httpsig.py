@@ -1,11 +1,13 @@
 """Request authentication: HTTP Message Signatures (RFC 9421), ``hmac-sha256`` under ``PK``.
 
 Signed components: ``@method``, ``@target-uri``, ``content-digest`` (RFC 9530, always present,
-also for an empty body) and ``idempotency-key`` when the request has one; parameters
-``created``, ``nonce``, ``keyid`` (the customer id) and ``alg``. The verifier pins the
-algorithm itself and never takes it from the request. Checking the time window against an
-injected clock and remembering nonces are the caller's job (:class:`SignedRequest` gives
-them what they need).
+also for an empty body) and every other header the store reads, when the request has it
+(``SIGNED_HEADERS``: ``content-type``, ``idempotency-key``, ``range``); parameters ``created``,
+``nonce``, ``keyid`` (the customer id) and ``alg``. The verifier pins the algorithm itself and
+never takes it from the request, refuses a request carrying one of those headers uncovered,
+and checks ``created`` against the clock passed in, ``WINDOW`` either way (the library's own
+check, against its own clock and with 5 s of tolerance into the future, is not used).
+Remembering nonces is the caller's job (:class:`SignedRequest` gives what it needs).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tollgate.crypto.errors import SignatureError
 
 WINDOW = dt.timedelta(seconds=300)
 BASE_COMPONENTS = ("@method", "@target-uri", "content-digest")
+SIGNED_HEADERS = ("content-type", "idempotency-key", "range")
 ALGORITHM = algorithms.HMAC_SHA256
 
 
@@ -39,6 +42,18 @@ class RequestView:
     method: str
     url: str
     headers: Any = field(default_factory=CaseInsensitiveDict)
+
+
+def _covered(view: RequestView) -> tuple[str, ...]:
+    return BASE_COMPONENTS + tuple(h for h in SIGNED_HEADERS if h in view.headers)
+
+
+class _Verifier(HTTPMessageVerifier):
+    """The library's verifier without its own clock: `verify_request` checks ``created``."""
+
+    def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
+        if "created" not in sig_input.params:
+            raise SignatureError("request signature has no created time")
 
 
 class _OneKey(HTTPSignatureKeyResolver):
@@ -83,9 +98,7 @@ def sign_request(
 ) -> dict[str, str]:
     """Return the headers to send: the given ones plus Content-Digest and the signature."""
     view = request_view(method, url, headers)
-    components = BASE_COMPONENTS + (
-        ("idempotency-key",) if "idempotency-key" in view.headers else ()
-    )
+    components = _covered(view)
     HTTPMessageSigner(signature_algorithm=ALGORITHM, key_resolver=_OneKey(key_id, key)).sign(
         view,
         key_id=key_id,
@@ -124,11 +137,12 @@ def verify_request(
     window: dt.timedelta = WINDOW,
 ) -> SignedRequest:
     """Verify one signature covering the required components; check ``created`` against
-    ``now`` ± ``window``. Raises :class:`SignatureError` with a reason."""
-    required = BASE_COMPONENTS + (("idempotency-key",) if "idempotency-key" in view.headers else ())
-    verifier = HTTPMessageVerifier(signature_algorithm=ALGORITHM, key_resolver=_Lookup(lookup))
+    ``now`` ± ``window`` (inclusive at both edges). Raises :class:`SignatureError` with a reason."""
+    verifier = _Verifier(signature_algorithm=ALGORITHM, key_resolver=_Lookup(lookup))
     try:
-        results = verifier.verify(view, max_age=window * 4, body=body, require_components=required)
+        results = verifier.verify(view, max_age=None, body=body, require_components=_covered(view))
+    except SignatureError:
+        raise
     except (HTTPMessageSignaturesException, KeyError, ValueError) as exc:
         raise SignatureError(f"request signature does not verify: {exc}") from exc
     if len(results) != 1:

@@ -12,6 +12,7 @@ TollgateRuntimeError
 │   ├── OutsideAllowedHours        "hours"
 │   ├── OSReleaseChanged           "os_release": a new OS release needs a new purchase
 │   ├── UsesExhausted              "uses"
+│   ├── OfflineUsesExhausted       "offline": the offline allowance is used; sync first
 │   ├── ClockMovedBack             "clock": the clock is behind the time last seen
 │   └── PaymentDeclined            "declined": a metered use was declined; update the card
 └── AddOnIntegrityError            tampered, or not openable on this machine. Never run.
@@ -66,6 +67,12 @@ class OSReleaseChanged(LicenceNotValid):
 
 class UsesExhausted(LicenceNotValid):
     reason = "uses"
+
+
+class OfflineUsesExhausted(LicenceNotValid):
+    """As many uses as the licence allows without the store hearing of them are unsent."""
+
+    reason = "offline"
 
 
 class ClockMovedBack(LicenceNotValid):

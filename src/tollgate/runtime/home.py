@@ -3,7 +3,6 @@
 ```
 HOME/stores/<store id>/account.json     store URL, pinned keys, customer id, binding
 HOME/stores/<store id>/keyfile.json     K sealed to the binding
-HOME/stores/<store id>/timemark.json   the latest trusted time seen, sealed (timemark.py)
 HOME/stores/<store id>/licences/<id>.json
 HOME/products/<store id>/<product>/<version>/   core files, installed openly
 HOME/products/<store id>/<product>/.<version>.staging/   an install being fetched
@@ -71,9 +70,6 @@ class ClientHome:
 
     def keyfile_path(self, store_id: str) -> Path:
         return self.store_dir(store_id) / "keyfile.json"
-
-    def timemark_path(self, store_id: str) -> Path:
-        return self.store_dir(store_id) / "timemark.json"
 
     def licence_path(self, store_id: str, licence_id: str) -> Path:
         return self.store_dir(store_id) / "licences" / f"{licence_id}.json"

@@ -16,6 +16,7 @@ import importlib.abc
 import importlib.machinery
 import os
 import secrets
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,22 +35,28 @@ from tollgate.runtime.content import Content
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
     AddOnNotLicensed,
+    ClientStateDamaged,
     ClockMovedBack,
     LicenceNotValid,
+    OfflineUsesExhausted,
     PaymentDeclined,
     ProductAmbiguous,
     ProductNotInstalled,
+    UsesExhausted,
 )
 from tollgate.runtime.home import ClientHome, read_json
 from tollgate.runtime.loader import import_package, install_finder
 from tollgate.runtime.machine import machine_id, os_release
+from tollgate.runtime.meter import Meter, read_meter, write_meter
 from tollgate.runtime.policy import Facts, check_licence
 from tollgate.runtime.state import BoughtAddOn, InstalledProduct, OfferedAddOn
-from tollgate.runtime.timemark import read_mark, write_mark
 from tollgate.wire.licence import Licence, parse_licence
 
 PASSWORD_ENV = "TOLLGATE_PASSWORD"  # noqa: S105 (the name of a variable)
 MARK_STEP = dt.timedelta(minutes=1)  # the mark is rewritten when it would move by more
+# The offline allowance of a metered licence signed before licences named theirs (the store's
+# default, store/services/licences.py OFFLINE_USES).
+DEFAULT_OFFLINE_USES = 20
 
 Clock = Callable[[], dt.datetime]
 
@@ -64,8 +71,9 @@ class _Derived:
     """What the runtime keeps from ``K``: never ``K`` itself, never the purchase key."""
 
     wrapping_keys: dict[str, bytes]  # licence id -> KWK
-    mark_key: bytes
-    mark: dt.datetime | None
+    mark_key: bytes  # seals the meter
+    customer_id: str
+    meter: Meter
 
 
 class Product:
@@ -149,22 +157,24 @@ class Product:
     def check(self, addon: str) -> Licence | None:
         """The add-on's licence if it allows use now (None for a free add-on, which needs
         none); otherwise raise the reason (:class:`AddOnNotLicensed`, a
-        :class:`LicenceNotValid`, :class:`AddOnIntegrityError`)."""
+        :class:`LicenceNotValid`, :class:`AddOnIntegrityError`).
+
+        The clock reading is recorded in the meter before the rules are checked, so a check
+        that fails still raises the mark: a clock moved past a licence's end and back is
+        refused."""
         if self._is_free(addon):
             return None
         licence = self._licence(addon)
         derived = self._derive()
         now = self._clock()
+        self._see(derived, max(now, licence.issued_at))
         facts = Facts(
             now=now,
-            mark=derived.mark,
+            mark=derived.meter.mark,
             os_release=os_release(),
-            uses=0
-            if licence.policy.uses is None
-            else self._home.state.use_count(self.store_id, self.name, addon),
+            uses=derived.meter.uses.get(licence.order_id, 0),
         )
         check_licence(licence, facts)
-        self._advance_mark(derived, max(now, licence.issued_at))
         lease = licence.renew_by - licence.issued_at
         if now > licence.issued_at + lease / 2 and not self._sync_requested:
             self._sync_requested = request_sync(self._home.root)
@@ -174,9 +184,11 @@ class Product:
         """Record one use of an add-on and return its event id (DESIGN.md "Metered use").
 
         The use is checked like any opening (licence, policy, a ``uses`` cap), refused while an
-        earlier use's charge stands declined, then written to the client state with a permanent
-        id before this returns, so it is never lost; the download program sends it, signed, in
-        the background (or at the next `tollgate sync`), and the store charges each id once.
+        earlier use's charge stands declined or while the licence's offline allowance of unsent
+        uses is full, then written to the client state with a permanent id and the next number
+        of the licence's sealed count (runtime/meter.py), in one transaction, before this
+        returns, so it is never lost; the download program sends it, signed, in the background
+        (or at the next `tollgate sync`), and the store charges each id once.
         """
         if not name or len(name) > 100:
             raise ValueError("a use's name is 1 to 100 characters")
@@ -193,22 +205,38 @@ class Product:
             )
         amount, currency = licence.policy.per_use or (0, "")
         event_id = "use_" + secrets.token_hex(16)
-        with self._home.state.transaction() as conn:
+        now = self._clock()
+        order_id, policy = licence.order_id, licence.policy
+        allowance = policy.offline_uses or (
+            DEFAULT_OFFLINE_USES if policy.uses or policy.per_use else None
+        )
+
+        def record(conn: sqlite3.Connection, meter: Meter) -> None:
+            seq = meter.uses.get(order_id, 0)
+            if policy.uses is not None and seq >= policy.uses:
+                raise UsesExhausted(
+                    f"{self.name} add-on {addon}: all {policy.uses} uses the licence allows "
+                    "are used"
+                )
+            if allowance is not None and meter.unsent(order_id) >= allowance:
+                request_sync(self._home.root, USE_INTERVAL)
+                raise OfflineUsesExhausted(
+                    f"{self.name} add-on {addon}: {meter.unsent(order_id)} uses are waiting "
+                    f"to reach the store, the most this licence allows ({allowance}). Go "
+                    "online and run `tollgate sync`"
+                )
             conn.execute(
                 "INSERT INTO uses (event_id, store_id, product, addon, order_id, name, at, "
-                "status, amount, currency) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                "status, amount, currency, seq) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
                 (
-                    event_id,
-                    self.store_id,
-                    self.name,
-                    addon,
-                    licence.order_id,
-                    name,
-                    self._clock().isoformat(),
-                    amount,
-                    currency,
+                    *(event_id, self.store_id, self.name, addon, order_id, name),
+                    *(now.isoformat(), amount, currency, seq),
                 ),
             )
+            meter.uses[order_id] = seq + 1
+            meter.seen(now)
+
+        self._update_meter(self._derive(), record)
         request_sync(self._home.root, USE_INTERVAL)
         return event_id
 
@@ -394,31 +422,46 @@ class Product:
             for b in self._addons.values()
         }
         del customer_key
+        self._derived = _Derived(wrapping, mark_key, customer_id, Meter())
+        self._derived.meter = self._read_meter(self._derived)
+        return self._derived
+
+    def _read_meter(self, derived: _Derived, conn: sqlite3.Connection | None = None) -> Meter:
+        """The sealed meter (runtime/meter.py), read in ``conn`` when given; an empty one when
+        none was written yet (the store notices a removed one at the next renewal)."""
         try:
-            mark = read_mark(self._home.timemark_path(store_id), mark_key, store_id, customer_id)
+            if conn is None:
+                with self._home.state.reading() as conn:
+                    meter = read_meter(conn, derived.mark_key, self.store_id, derived.customer_id)
+            else:
+                meter = read_meter(conn, derived.mark_key, self.store_id, derived.customer_id)
         except CryptoError as exc:
             raise ClockMovedBack(
                 f"the record of the last time {self.name} ran is damaged ({exc}). Go online "
                 "and run `tollgate sync` to restore it from the store's time"
             ) from exc
-        self._derived = _Derived(wrapping, mark_key, mark)
-        return self._derived
+        return meter or Meter()
 
-    def _advance_mark(self, derived: _Derived, seen: dt.datetime) -> None:
-        if derived.mark is not None and seen <= derived.mark + MARK_STEP:
+    def _see(self, derived: _Derived, seen: dt.datetime) -> None:
+        """Raise the mark to ``seen`` (written when it moves by more than ``MARK_STEP``)."""
+        mark = derived.meter.mark
+        if mark is not None and seen <= mark + MARK_STEP:
             return
-        account = self._account()
         try:
-            write_mark(
-                self._home.timemark_path(self.store_id),
-                derived.mark_key,
-                self.store_id,
-                str(account["customer_id"]),
-                seen,
-            )
-        except OSError:
-            return  # a read-only home still runs; the mark stays where it was
-        derived.mark = seen
+            self._update_meter(derived, lambda _conn, meter: meter.seen(seen))
+        except ClientStateDamaged:  # a home that cannot be written still runs
+            derived.meter.seen(seen)
+
+    def _update_meter(
+        self, derived: _Derived, change: Callable[[sqlite3.Connection, Meter], None]
+    ) -> None:
+        """Apply ``change`` to the meter as it is now on disk and write it back, in one write
+        transaction (another process may have moved it since it was read)."""
+        with self._home.state.transaction() as conn:
+            meter = self._read_meter(derived, conn)
+            change(conn, meter)
+            write_meter(conn, derived.mark_key, self.store_id, derived.customer_id, meter)
+        derived.meter = meter
 
 
 def _one_path(product: str, addon: str, paths: list[str], path: str | None) -> str:

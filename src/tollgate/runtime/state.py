@@ -13,7 +13,10 @@ Tables:
   Python package each provides (so ``import mt_dic2`` can say what to buy), price, whether
   free, and the price per use.
 - ``uses``: every metered use, from the moment the runtime records it until the store has
-  charged (or declined) it; the download program sends the queued ones.
+  charged (or declined) it; the download program sends the queued ones. ``seq`` numbers the
+  uses of one licence (none for uses recorded before schema 3).
+- ``meter``: per store, the sealed meter (runtime/meter.py): time mark, generation and the
+  per-licence use counts that the rows above cannot be trusted for.
 - ``history``: what was installed, updated, bought and pruned, and when.
 - ``journal``: installs between staging and switching. The next run of the download program
   finishes each one (every staged file present and verified) or rolls it back.
@@ -34,7 +37,7 @@ from typing import Any
 
 from tollgate.runtime.errors import ClientStateDamaged
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 V1 = """
 CREATE TABLE products (
     store_id TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL,
@@ -73,9 +76,13 @@ CREATE TABLE uses (
     charge_id TEXT, sent_at TEXT);
 CREATE INDEX uses_addon ON uses (store_id, product, addon);
 """
-SCHEMA = V1 + V2
+V3 = """
+CREATE TABLE meter (store_id TEXT PRIMARY KEY, sealed TEXT NOT NULL);
+ALTER TABLE uses ADD COLUMN seq INTEGER;
+"""
+SCHEMA = V1 + V2 + V3
 # Statements that bring a state of the version before each key up to it.
-UPGRADES = {2: V2}
+UPGRADES = {2: V2, 3: V3}
 
 
 StateDamaged = ClientStateDamaged  # what the state raises: damaged, or from a newer client
@@ -162,6 +169,7 @@ class Use:
     currency: str
     charge_id: str | None
     sent_at: str | None
+    seq: int | None = None  # the use's number among its licence's uses (runtime/meter.py)
 
 
 @dataclass(frozen=True)
@@ -241,6 +249,12 @@ class ClientState:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads only (an empty state when there is no file yet)."""
+        with self._connect(write=False) as conn:
+            yield conn
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._connect(write=False) as conn:
@@ -323,13 +337,6 @@ class ClientState:
             sql += f" AND status IN ({', '.join('?' for _ in wanted)})"
             params += wanted
         return [Use(**dict(r)) for r in self._rows(sql + " ORDER BY at, event_id", params)]
-
-    def use_count(self, store_id: str, product: str, addon: str) -> int:
-        rows = self._rows(
-            "SELECT count(*) FROM uses WHERE store_id = ? AND product = ? AND addon = ?",
-            [store_id, product, addon],
-        )
-        return int(rows[0][0])
 
     def history(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = self._rows("SELECT * FROM history ORDER BY id DESC LIMIT ?", [limit])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -276,11 +277,44 @@ def create_app(ctx: StoreContext) -> FastAPI:
     app.include_router(admin_router(ctx))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    async def signed_caller(request: Request) -> Caller:
-        body = await request.body()
-        view = request_view(request.method, str(request.url), request.headers)
-        caller: Caller = await run(authenticate, ctx.sessions, keys.master, view, body, ctx.clock())
-        return caller
+    def signed(
+        model: type[BaseModel] | None = None, *, idempotent: bool = False
+    ) -> Callable[[Request], Awaitable[Caller]]:
+        """A dependency that authenticates a signed request (store/auth.py). Before its nonce
+        is remembered, the body must be JSON that ``model`` accepts and, when ``idempotent``,
+        the request must carry an ``Idempotency-Key`` of 8 to 255 characters."""
+
+        async def signed_caller(request: Request) -> Caller:
+            body = await request.body()
+            view = request_view(request.method, str(request.url), request.headers)
+
+            def validate() -> None:
+                if idempotent and not 8 <= len(request.headers.get("idempotency-key", "")) <= 255:
+                    raise StoreError("malformed_request", "an Idempotency-Key of 8-255 characters")
+                if model is None:
+                    return
+                if request.headers.get("content-type", "").split(";")[0] != "application/json":
+                    raise StoreError("malformed_request", "the body must be application/json")
+                try:
+                    model.model_validate_json(body)
+                except ValidationError as exc:
+                    errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+                    raise StoreError(
+                        "malformed_request", "the request body is invalid", errors=errors[:10]
+                    ) from exc
+
+            caller: Caller = await run(
+                authenticate, ctx.sessions, keys.master, view, body, ctx.clock(), validate
+            )
+            return caller
+
+        return signed_caller
+
+    any_caller = signed()
+    card_caller = signed(CardUpdateRequest)
+    order_caller = signed(OrderRequest, idempotent=True)
+    renewal_caller = signed(RenewalRequest)
+    usage_caller = signed(UsageRequest)
 
     @app.post(
         "/v1/registrations",
@@ -308,7 +342,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
     @app.post("/v1/card", summary="Replace the card on file (sealed; signed with the purchase key)")
     async def post_card(
-        body: CardUpdateRequest, caller: Caller = Depends(signed_caller)
+        body: CardUpdateRequest, caller: Caller = Depends(card_caller)
     ) -> dict[str, Any]:
         if not card_updates.allow(caller.customer_id):
             raise StoreError("rate_limited", "too many card updates; try again in an hour")
@@ -328,14 +362,14 @@ def create_app(ctx: StoreContext) -> FastAPI:
     async def post_order(
         order: OrderRequest,
         idempotency_key: Annotated[str, Header(min_length=8, max_length=255)],
-        caller: Caller = Depends(signed_caller),
+        caller: Caller = Depends(order_caller),
     ) -> dict[str, Any]:
         outcome = await run(ctx.orders.place, caller.customer_id, order, idempotency_key)
         result: dict[str, Any] = outcome.to_json()
         return result
 
     @app.get("/v1/licences", summary="The caller's licences (signed request)")
-    async def get_licences(caller: Caller = Depends(signed_caller)) -> dict[str, Any]:
+    async def get_licences(caller: Caller = Depends(any_caller)) -> dict[str, Any]:
         def load() -> list[dict[str, Any]]:
             with ctx.sessions() as s:
                 rows = s.scalars(
@@ -349,7 +383,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
     @app.post("/v1/licences/renew", summary="Renew the leases of the caller's licences (signed)")
     async def post_renewal(
-        body: RenewalRequest, caller: Caller = Depends(signed_caller)
+        body: RenewalRequest, caller: Caller = Depends(renewal_caller)
     ) -> dict[str, Any]:
         def renew() -> dict[str, Any]:
             with ctx.sessions.begin() as s:
@@ -359,6 +393,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
                     store_id=ctx.store_id,
                     customer_id=caller.customer_id,
                     order_ids=body.orders,
+                    meter=body.meter,
                     now=ctx.clock(),
                 )
 
@@ -367,7 +402,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
     @app.post("/v1/uses", summary="Metered uses: each event charged at most once (signed)")
     async def post_uses(
-        body: UsageRequest, caller: Caller = Depends(signed_caller)
+        body: UsageRequest, caller: Caller = Depends(usage_caller)
     ) -> dict[str, Any]:
         return {"results": await run(ctx.usage.record, caller.customer_id, body.events)}
 
@@ -417,7 +452,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
         if not DIGEST_RE.match(digest):
             raise StoreError("malformed_request", "a file is named by its SHA-256 in hex")
         if not await run(_public, digest):
-            caller = await signed_caller(request)
+            caller = await any_caller(request)
             await run(_check_entitled, caller.customer_id, digest)
         return BlobResponse(
             blobs.path(digest),

@@ -1,8 +1,13 @@
-"""Verifying signed requests: signature under the customer's PK, window, one use per nonce."""
+"""Verifying signed requests: signature under the customer's PK, window, one use per nonce.
+
+A nonce is remembered only once the request passed every check this module and the caller's
+``validate`` make (the body parsed by the route's model), so nothing a request carries that
+the store refuses can use up a genuine request's nonce."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete
@@ -30,6 +35,7 @@ def authenticate(
     view: RequestView,
     body: bytes,
     now: dt.datetime,
+    validate: Callable[[], None] = lambda: None,
 ) -> Caller:
     key_id = signature_key_id(view.headers)
     if not key_id:
@@ -52,6 +58,7 @@ def authenticate(
         )
     except SignatureError as exc:
         raise StoreError("bad_signature", str(exc)) from exc
+    validate()
     try:
         with sessions.begin() as s:
             s.execute(delete(RequestNonce).where(RequestNonce.expires_at < now))

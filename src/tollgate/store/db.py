@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -67,6 +68,11 @@ class Customer(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     licence_counter: Mapped[int] = mapped_column(Integer, default=0)
     registered_at: Mapped[dt.datetime]
+    # The highest meter generation a renewal declared (runtime/meter.py); a lower one means a
+    # restored or removed client state (store/services/renewal.py).
+    meter_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Why renewals are refused until the vendor clears it (`tollgate store clear-hold`).
+    renewal_hold: Mapped[str | None] = mapped_column(String(500))
 
 
 class Product(Base):
@@ -205,7 +211,10 @@ class UsageEvent(Base):
     """
 
     __tablename__ = "usage_events"
-    __table_args__ = (UniqueConstraint("customer_id", "event_id", name="uq_usage_customer_event"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "event_id", name="uq_usage_customer_event"),
+        UniqueConstraint("customer_id", "order_id", "seq", name="uq_usage_order_seq"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     event_id: Mapped[str] = mapped_column(String(64))
@@ -216,7 +225,10 @@ class UsageEvent(Base):
     received_at: Mapped[dt.datetime]
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16))  # pending | charged | declined | recorded
+    # pending | charged | declined | recorded; missing: a number the client's meter counted
+    # that never arrived (a deleted use), recorded when a renewal finds the gap
+    status: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int | None] = mapped_column(BigInteger)  # the use's number (runtime/meter.py)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     charge_id: Mapped[str | None] = mapped_column(String(64))
     failure_code: Mapped[str | None] = mapped_column(String(64))

@@ -21,7 +21,16 @@ from tollgate.files import plain_files
 from tollgate.wire.environment import TAG_RE
 from tollgate.wire.targets import NAME_RE
 
-POLICY_KEYS = {"kind", "until", "days", "hours", "os_release", "uses", "per_use"}
+POLICY_KEYS = {
+    "kind",
+    "until",
+    "days",
+    "hours",
+    "os_release",
+    "uses",
+    "per_use",
+    "offline_uses",
+}
 
 
 class ManifestError(Exception):
@@ -132,7 +141,9 @@ def _policy(reader: _Reader, where: str, raw: Any) -> dict[str, Any]:
     ``until`` is a date (valid through that day, UTC) or a date-time; ``days`` counts from the
     purchase; ``hours`` are the local hours when the add-on runs (``"20-8"``: 20:00 to 08:00);
     ``os_release`` binds it to the OS release it was bought on; ``uses`` caps the uses;
-    ``per_use`` charges that amount (in the add-on's currency) for each use.
+    ``per_use`` charges that amount (in the add-on's currency) for each use; ``offline_uses``
+    bounds the uses of a metered add-on (``uses`` or ``per_use``) a machine may make before the
+    store hears of them (default 20).
     """
     key = f"{where}.policy"
     if raw is None:
@@ -147,9 +158,11 @@ def _policy(reader: _Reader, where: str, raw: Any) -> dict[str, Any]:
     policy: dict[str, Any] = {}
     if "until" in raw:
         policy["until"] = _until(reader, f"{key}.until", raw["until"]).isoformat()
-    for name in ("days", "uses", "per_use"):
+    for name in ("days", "uses", "per_use", "offline_uses"):
         if name in raw:
             policy[name] = reader.integer(raw, key, name, minimum=1)
+    if "offline_uses" in policy and not ("uses" in policy or "per_use" in policy):
+        raise reader.fail(f"{key}.offline_uses", "only for an add-on with uses or per_use")
     if "hours" in raw:
         policy["hours"] = list(_hours(reader, f"{key}.hours", raw["hours"]))
     if "os_release" in raw:

@@ -35,9 +35,10 @@ class Policy:
     os_release: str | None = None  # the OS release the add-on was bought for
     uses: int | None = None  # uses allowed in all
     per_use: tuple[int, str] | None = None  # amount and currency charged per use
+    offline_uses: int | None = None  # uses this machine may hold unsent (metered licences)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "not_after": None if self.not_after is None else self.not_after.isoformat(),
             "hours": None if self.hours is None else list(self.hours),
             "os_release": self.os_release,
@@ -46,6 +47,9 @@ class Policy:
             if self.per_use is None
             else {"amount": self.per_use[0], "currency": self.per_use[1]},
         }
+        if self.offline_uses is not None:  # only metered licences: older runtimes read the rest
+            doc["offline_uses"] = self.offline_uses
+        return doc
 
     @classmethod
     def from_json(cls, raw: Any) -> Policy:
@@ -53,7 +57,7 @@ class Policy:
         older runtime must not run an add-on under rules it cannot enforce)."""
         if not isinstance(raw, dict):
             raise ValueError("policy must be an object")
-        known = {"kind", "not_after", "hours", "os_release", "uses", "per_use"}
+        known = {"kind", "not_after", "hours", "os_release", "uses", "per_use", "offline_uses"}
         if set(raw) - known:
             raise ValueError(f"unknown policy fields {sorted(set(raw) - known)}")
         hours = raw.get("hours")
@@ -65,6 +69,7 @@ class Policy:
             os_release=None if raw.get("os_release") is None else str(raw["os_release"]),
             uses=None if raw.get("uses") is None else int(raw["uses"]),
             per_use=None if per_use is None else (int(per_use["amount"]), str(per_use["currency"])),
+            offline_uses=None if raw.get("offline_uses") is None else int(raw["offline_uses"]),
         )
         if policy.hours is not None and not all(0 <= h <= 23 for h in policy.hours):
             raise ValueError("policy hours must be within 0..23")

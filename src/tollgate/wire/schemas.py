@@ -66,10 +66,23 @@ class OrderRequest(Strict):
     os_release: str = Field(default="", max_length=200)
 
 
+MAX_COUNT = 2**53 - 1  # counts stay within what canonical JSON (RFC 8785) can carry
+
+
+class MeterIn(Strict):
+    """The client's sealed meter as it declares it (runtime/meter.py): its generation, and per
+    order the uses recorded there (the next use's number)."""
+
+    generation: int = Field(ge=0, le=MAX_COUNT)
+    uses: dict[str, int] = Field(max_length=1000)
+
+
 class RenewalRequest(Strict):
-    """The orders whose licences the client holds and wants renewed."""
+    """The orders whose licences the client holds and wants renewed, and its meter (``None``
+    when it has none: removed, damaged, or never written)."""
 
     orders: list[str] = Field(max_length=1000)
+    meter: MeterIn | None = None
 
 
 class UseIn(Strict):
@@ -80,6 +93,9 @@ class UseIn(Strict):
     order_id: str = Field(max_length=40)
     name: str = Field(min_length=1, max_length=100)
     at: AwareDatetime
+    seq: int | None = Field(
+        default=None, ge=0, le=MAX_COUNT, description="the use's number among its licence's"
+    )
 
 
 class UsageRequest(Strict):

@@ -24,6 +24,8 @@ def customer_state(c: Customer, today: dt.date) -> str:
     the customer can register a new card with `tollgate card`)."""
     if c.status != "active":
         return c.status
+    if c.renewal_hold is not None:
+        return "renewals held"
     if (c.card_exp_year, c.card_exp_month) < (today.year, today.month):
         return "card expired"
     return "active"
@@ -47,6 +49,7 @@ def list_customers(s: Session, today: dt.date | None = None) -> list[dict[str, A
             if c.card_exp_year
             else "",
             "registered_at": c.registered_at.isoformat(),
+            "renewal_hold": c.renewal_hold,
         }
         for c in rows
     ]
@@ -103,6 +106,18 @@ def list_usage(s: Session) -> list[dict[str, Any]]:
         }
         for u, addon, product in rows
     ]
+
+
+def clear_hold(s: Session, customer_id: str) -> str | None:
+    """Renew the customer's licences again after a meter that did not add up was explained
+    (store/services/renewal.py); returns the reason that was held, None if there was none.
+    The next meter the customer's machine declares is taken as it is: uses found missing stay
+    on record as ``missing``."""
+    customer = s.get(Customer, customer_id)
+    if customer is None:
+        raise StoreError("unknown_customer", f"no customer {customer_id}")
+    reason, customer.renewal_hold, customer.meter_generation = customer.renewal_hold, None, 0
+    return reason
 
 
 def stop_selling(s: Session, customer_id: str) -> None:

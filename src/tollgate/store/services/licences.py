@@ -22,10 +22,16 @@ from tollgate.store.db import AddOn, Customer, Licence, Order, ReleasedFile
 from tollgate.store.folder import StoreKeys
 from tollgate.wire.licence import LicensedFile, Policy, licence_body
 
+# Uses a machine may make before the store must hear of them, unless the vendor says otherwise
+# (``offline_uses`` in the policy): what a rolled-back client folder can win, at most, per
+# rollback (docs/protocol.md "What an attacker tries").
+OFFLINE_USES = 20
+
 
 def resolve_policy(addon: AddOn, *, bought_at: dt.datetime, os_release: str) -> Policy:
     """The vendor's rules (store/manifest.py) turned into facts the runtime can check."""
     rules = addon.policy
+    metered = bool(rules.get("uses") or rules.get("per_use"))
     ends = []
     if rules.get("until"):
         ends.append(dt.datetime.fromisoformat(rules["until"]))
@@ -38,6 +44,7 @@ def resolve_policy(addon: AddOn, *, bought_at: dt.datetime, os_release: str) -> 
         os_release=os_release if rules.get("os_release") else None,
         uses=rules.get("uses"),
         per_use=(int(rules["per_use"]), addon.currency) if rules.get("per_use") else None,
+        offline_uses=int(rules.get("offline_uses") or OFFLINE_USES) if metered else None,
     )
 
 

@@ -7,6 +7,10 @@
    so a crash, a retry or two clients sending the same queue lead to one charge; the outcome is
    set by compare-and-set on (status, attempt).
 3. A declined event sent again starts a new attempt: the customer's card may work now.
+
+An event carries its number among the uses of its licence (``seq``, runtime/meter.py). A number
+already taken by another event means the client state was rolled back: the event is refused and
+the customer's renewals are held until the vendor clears it (store/services/renewal.py).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from tollgate.store.payments import Gateway
 from tollgate.store.services.charging import charge_once
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.orders import rowcount
-from tollgate.store.services.renewal import order_stands
+from tollgate.store.services.renewal import hold_renewals, order_stands
 from tollgate.wire.schemas import UseIn
 
 
@@ -41,6 +45,17 @@ def _result(row: UsageEvent) -> dict[str, Any]:
 
 def _refused(event: UseIn, reason: str) -> dict[str, Any]:
     return {"event_id": event.event_id, "status": "refused", "failure_code": reason}
+
+
+def _number_taken(s: Session, customer_id: str, event: UseIn) -> bool:
+    taken = s.scalars(
+        select(UsageEvent.id).where(
+            UsageEvent.customer_id == customer_id,
+            UsageEvent.order_id == event.order_id,
+            UsageEvent.seq == event.seq,
+        )
+    )
+    return taken.first() is not None
 
 
 class UsageService:
@@ -81,6 +96,14 @@ class UsageService:
                     return _refused(event, "unknown_order")
                 if not order_stands(s, order):
                     return _refused(event, "refunded")
+                if event.seq is not None and _number_taken(s, customer_id, event):
+                    hold_renewals(
+                        s,
+                        customer_id,
+                        f"use number {event.seq} of order {order.id} was sent again with "
+                        "another use: the client state was restored from an older copy",
+                    )
+                    return _refused(event, "seq_reused")
                 addon = s.get_one(AddOn, order.addon_id)
                 per_use = int(addon.policy.get("per_use") or 0)
                 row = UsageEvent(
@@ -94,6 +117,7 @@ class UsageService:
                     amount=per_use,
                     currency=addon.currency,
                     status="pending" if per_use else "recorded",
+                    seq=event.seq,
                     attempt=1,
                 )
                 s.add(row)
