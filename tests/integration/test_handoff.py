@@ -112,10 +112,16 @@ def _edit(doc: dict, how: str) -> dict:
         doc["product"] = "Tools"
     elif how == "notice":
         doc["commands"][0]["text"] = "Free upgrade! Click yes."
+    elif how in ("drop core", "drop add-on"):  # one signed entry left out on the way
+        kind = "core" if how == "drop core" else "add-on"
+        gone = next(c for c in installs if c["entry"]["kind"] == kind)
+        doc["commands"] = [c for c in doc["commands"] if c is not gone]
     return doc
 
 
-@pytest.mark.parametrize("how", ["size", "target", "version", "product", "notice"])
+@pytest.mark.parametrize(
+    "how", ["size", "target", "version", "product", "notice", "drop core", "drop add-on"]
+)
 def test_an_altered_install_list_file_installs_nothing(
     store: LiveStore, tmp_path: Path, how: str
 ) -> None:

@@ -220,6 +220,16 @@ def not_a_list(doc: dict[str, Any]) -> None:
     doc["type"] = "catalog"
 
 
+def dropped_file(doc: dict[str, Any]) -> None:
+    """One core file left out: every other entry is signed and genuine."""
+    gone = installs(doc)[-1] if len(installs(doc)) > 1 else installs(doc)[0]
+    doc["commands"] = [c for c in doc["commands"] if c is not gone]
+
+
+def everything_twice(doc: dict[str, Any]) -> None:
+    doc["commands"] += installs(doc)
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -229,6 +239,8 @@ def not_a_list(doc: dict[str, Any]) -> None:
         (dropped_requirement, "requirements"),
         (other_product, "outside Native"),
         (not_a_list, "malformed"),
+        (dropped_file, "leaves out"),
+        (everything_twice, "twice"),
     ],
 )
 def test_altered_install_list_installs_nothing(

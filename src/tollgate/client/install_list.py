@@ -9,6 +9,8 @@ Checks, in order, each failing with exit status 4 and nothing installed:
 - every install names a target TUF lists, inside this product release, whose signed ``custom``
   equals the command's entry, made for this machine's environment, with parts that add up to the
   target's signed length;
+- the installs are exactly the release's files for this environment, as the release target
+  lists them: none left out, none added;
 - at least one core file is listed.
 """
 
@@ -129,6 +131,7 @@ def verify_install_list(
     files = tuple(_planned(trust, product, listed.version, i, environment) for i in listed.installs)
     if len({f.target for f in files}) != len(files):
         raise IntegrityFailure("the install list names a file twice")
+    _check_complete(release, {f.target for f in files}, product, listed.version, environment)
     if not any(f.addon is None for f in files):
         raise IntegrityFailure("the install list has no core file for this machine")
     return VerifiedInstallList(
@@ -141,6 +144,39 @@ def verify_install_list(
         client_version=listed.client_version,
         addons=_offers(release.get("addons", [])),
     )
+
+
+def _check_complete(
+    release: dict[str, Any],
+    listed: set[str],
+    product: str,
+    version: str,
+    environment: Environment,
+) -> None:
+    """The install list must name every file the signed release has for this environment, and
+    nothing else: a list with one core file dropped would install a program that cannot run."""
+    try:
+        wanted = {
+            str(f["target"])
+            for f in release["files"]
+            if environment.selects([str(t) for t in f["environment"]])
+        }
+    except (KeyError, TypeError) as exc:
+        raise IntegrityFailure(
+            f"the signed release {product} {version} does not list its files ({exc}); the "
+            "store must publish it again"
+        ) from exc
+    missing, extra = sorted(wanted - listed), sorted(listed - wanted)
+    if missing:
+        raise IntegrityFailure(
+            f"the install list leaves out {len(missing)} signed file(s) of {product} {version} "
+            f"for this machine: {', '.join(missing[:3])}"
+        )
+    if extra:
+        raise IntegrityFailure(
+            f"the install list names file(s) the release does not list for this machine: "
+            f"{', '.join(extra[:3])}"
+        )
 
 
 def _offers(raw: Any) -> tuple[dict[str, Any], ...]:

@@ -116,7 +116,9 @@ def addon_offer(addon: AddOn, paths: list[str]) -> dict[str, Any]:
 
 
 def release_entry(release: Release) -> dict[str, Any]:
-    """The signed facts about a release as a whole (wire/targets.py, release target)."""
+    """The signed facts about a release as a whole (wire/targets.py, release target). ``files``
+    is the complete set of its file targets with the environments each is for, so a client can
+    refuse an install list that leaves one out."""
     return {
         "product": release.product.name,
         "kind": "release",
@@ -128,6 +130,10 @@ def release_entry(release: Release) -> dict[str, Any]:
         "addons": [
             addon_offer(a, [f.path for f in release.files if f.addon_name == a.name])
             for a in sorted(release.addons, key=lambda a: a.name)
+        ],
+        "files": [
+            {"target": target_of(f), "environment": list(f.environment)}
+            for f in sorted(release.files, key=lambda f: (f.addon_name or "", f.path))
         ],
     }
 
