@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -107,3 +109,25 @@ def test_policy_rules_read_into_their_stored_form(tmp_path: Path) -> None:
         "per_use": 20,
     }
     assert load_manifest(MT).addons[0].policy == {}  # perpetual: no rules
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("summary", "Fine \u001b[31mred"),
+        ("notes", "bell \u0007"),
+        ("summary", "right-to-left \u202e override"),
+        ("name", "MT\n"),
+    ],
+)
+def test_text_customers_read_holds_no_control_characters(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    src = tmp_path / "p"
+    shutil.copytree(MT, src, ignore=shutil.ignore_patterns("__pycache__"))
+    toml = src / "tollgate.toml"
+    line = f"{key} = {json.dumps(value)}"
+    text = re.sub(f"(?m)^{key} = .*$", lambda _: line, toml.read_text(), count=1)
+    toml.write_text(text)
+    with pytest.raises(ManifestError, match=f"product.{key}"):
+        load_manifest(src)

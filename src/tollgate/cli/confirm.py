@@ -13,6 +13,7 @@ import sys
 import typer
 
 from tollgate.client.errors import UsageError
+from tollgate.wire.text import clean
 
 
 def has_screen() -> bool:
@@ -36,9 +37,12 @@ def ask_in_window(title: str, question: str) -> bool:
 
 
 def confirm(question: str, *, yes: bool, title: str = "Tollgate") -> None:
-    """Return when the customer agrees; raise :class:`typer.Abort` when they do not."""
+    """Return when the customer agrees; raise :class:`typer.Abort` when they do not. The
+    question names what a store says (product, add-on, price): it is asked without control
+    characters, in the terminal and in the window alike."""
     if yes:
         return
+    question, title = clean(question), clean(title)
     if sys.stdin.isatty():
         typer.confirm(question, abort=True)
         return

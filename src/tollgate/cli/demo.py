@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from rich.rule import Rule
 
-from tollgate.cli.output import console
+from tollgate.cli.output import console, styled
 from tollgate.store.app import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
@@ -33,12 +33,12 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 
 
 def _step(title: str) -> None:
-    console.print(Rule(f"[bold]{title}"))
+    console.print(Rule(styled(title, "bold")))
 
 
 def _tollgate(home: Path, machine: str, *args: str) -> int:
     env = dict(os.environ, TOLLGATE_HOME=str(home), TOLLGATE_MACHINE_ID=machine)
-    console.print(f"[dim]$ tollgate {' '.join(args)}[/]")
+    console.print(styled(f"$ tollgate {' '.join(args)}", "dim"))
     return subprocess.run(
         [sys.executable, "-m", "tollgate", *args], env=env, check=False
     ).returncode
@@ -92,7 +92,7 @@ def run_demo(keep: Path | None = None) -> int:
         admin_token = folder.issue_admin_token()
         server = serve_in_thread(ctx)
         console.print(f"Serving on {server.url} (OpenAPI at {server.url}/docs)")
-        console.print(f"Storefront, open while the demo runs: [bold]{server.url}/[/]")
+        console.print(f"Storefront, open while the demo runs: {server.url}/")
         console.print(f"Admin pages: {server.url}/admin (admin token {admin_token})")
         console.print(f"Registration bootstrap (installer): {server.url}/bootstrap")
 
@@ -154,7 +154,7 @@ def run_demo(keep: Path | None = None) -> int:
             _step(title)
             for args in commands:
                 if _tollgate(home, machine, *args) != 0:
-                    console.print(f"[red]demo step failed: tollgate {' '.join(args)}")
+                    console.print(styled(f"demo step failed: tollgate {' '.join(args)}", "red"))
                     return 1
 
         _step("9. The vendor sees each charge once")
@@ -175,7 +175,7 @@ def run_demo(keep: Path | None = None) -> int:
         ctx.publish(_next_release(base / "mt-1.1.0"))
         for args in (("update", "--dry-run"), ("update",), ("run", "MT", "--", "tollgate")):
             if _tollgate(home, machine, *args) != 0:
-                console.print(f"[red]demo step failed: tollgate {' '.join(args)}")
+                console.print(styled(f"demo step failed: tollgate {' '.join(args)}", "red"))
                 return 1
 
         _step("11. The customer's folder, copied to another machine, opens nothing")
@@ -183,7 +183,7 @@ def run_demo(keep: Path | None = None) -> int:
         shutil.copytree(home, other)
         code = _tollgate(other, "demo-machine-b-0002", "run", "MT")
         console.print(
-            f"exit status {code}: " + ("refused, as it must be" if code == 4 else "[red]unexpected")
+            f"exit status {code}: " + ("refused, as it must be" if code == 4 else "unexpected")
         )
         if code != 4:
             return 1

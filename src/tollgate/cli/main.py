@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from tollgate import __version__
 from tollgate.cli.confirm import confirm
-from tollgate.cli.output import console, emit_json, errors, fail, transfer_progress
+from tollgate.cli.output import console, emit_json, errors, fail, styled, transfer_progress
 from tollgate.cli.store_commands import store_app
 from tollgate.client.account import (
     Account,
@@ -59,6 +59,7 @@ from tollgate.runtime import (
 from tollgate.runtime.home import ClientHome
 from tollgate.runtime.state import StateDamaged, price_terms
 from tollgate.wire.problems import Exit
+from tollgate.wire.text import clean
 
 app = typer.Typer(
     help="Tollgate: a secure software store and its download program.",
@@ -207,7 +208,7 @@ def register(
             }
         )
         return
-    console.print(f"Registered with [bold]{acct.store_name}[/] as {acct.customer_id}")
+    console.print(f"Registered with {acct.store_name} as {acct.customer_id}")
     console.print(f"Store root fingerprint: {acct.root_fingerprint}")
     console.print(
         f"Card on file: {done.card.get('brand')} ****{done.card.get('last4')}; "
@@ -312,7 +313,9 @@ def catalog(store: StoreOpt = None, trust: TrustOpt = None, as_json: JsonOpt = F
         emit_json(cat.products)
         return
     for p in cat.products:
-        console.print(f"[bold]{p['name']}[/] {p['version']}  {p['summary']}")
+        console.print(
+            Text.assemble(styled(p["name"], "bold"), f" {p['version']}  {clean(p['summary'])}")
+        )
         for a in p["addons"]:
             price = "free" if a["price"] == 0 else f"{a['price']} {a['currency']}"
             console.print(
@@ -384,7 +387,11 @@ def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> N
         emit_json({**plan.to_json(), "path": str(done.path), "fetched": done.fetched_bytes})
         return
     if plan.listed.notice and not plan.up_to_date:
-        console.print(f"[bold]{product} {plan.version}:[/] {plan.listed.notice}")
+        console.print(
+            Text.assemble(
+                styled(f"{product} {plan.version}:", "bold"), " ", clean(plan.listed.notice)
+            )
+        )
     console.print(f"Installed {product} {done.version} in {done.path}")
 
 
@@ -675,7 +682,12 @@ def list_installed(
         console.print("Nothing installed.")
     for entry in products:
         bought = ", ".join(f"{n} {a['version']}" for n, a in entry["addons"].items())
-        console.print(f"[bold]{entry['name']}[/] {entry['version']}  add-ons: {bought or 'none'}")
+        console.print(
+            Text.assemble(
+                styled(entry["name"], "bold"),
+                clean(f" {entry['version']}  add-ons: {bought or 'none'}"),
+            )
+        )
         for f in entry["files"] if files else []:
             where = "vault" if f["kind"] == "add-on" else "core"
             console.print(f"    {where:<5} {f['name']:<40} {f['size']:>10,}  {f['digest'][:12]}")
@@ -719,7 +731,7 @@ def sync(
         except ClientError as exc:
             failed.append(f"{account.store_name}: {exc}")
             if not quiet and not as_json:
-                errors.print(f"[red]{account.store_name}[/]: {exc}")
+                errors.print(Text.assemble(styled(account.store_name, "red"), clean(f": {exc}")))
     if as_json:
         emit_json({"stores": [r.to_json() for r in reports], "failed": failed})
     elif not quiet:
@@ -732,7 +744,9 @@ def sync(
             )
             for h in r.held:
                 errors.print(
-                    f"[yellow]{escape(h['order_id'])} not renewed[/]: {escape(h['detail'])}"
+                    Text.assemble(
+                        styled(f"{h['order_id']} not renewed", "yellow"), ": ", clean(h["detail"])
+                    )
                 )
     if failed:
         raise typer.Exit(int(Exit.UNREACHABLE))

@@ -1,4 +1,10 @@
-"""Printing results: plain lines for people, JSON for scripts, one-line errors on stderr."""
+"""Printing results: plain lines for people, JSON for scripts, one-line errors on stderr.
+
+Much of what the CLI prints comes from a store or a customer: product names, summaries,
+release notes, add-on functions, error details, customers' names. None of it may style, link
+or drive the terminal, so the consoles here interpret no markup at all and every string they
+print loses its control characters (`clean`); emphasis the CLI wants is given as `Text`.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +24,29 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
-console = Console()
-errors = Console(stderr=True)
+from tollgate.wire.text import clean
+
+
+class PlainConsole(Console):
+    """Rich's console, printing strings as they are: no markup, no highlighting, and no control
+    characters (whatever the caller passes)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(markup=False, highlight=False, emoji=False, **options)
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **options)
+
+
+def styled(text: str, style: str) -> Text:
+    """Text in ``style`` (our own emphasis), its characters cleaned like any other."""
+    return Text(clean(text), style=style)
+
+
+console = PlainConsole()
+errors = PlainConsole(stderr=True)
 
 
 def emit_json(obj: Any) -> None:
@@ -28,7 +54,7 @@ def emit_json(obj: Any) -> None:
 
 
 def fail(message: str, exit_code: int) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(Text.assemble(styled("error:", "bold red"), " ", clean(message)))
     return typer.Exit(exit_code)
 
 
@@ -39,7 +65,7 @@ def transfer_progress(label: str, enabled: bool = True) -> Iterator[Callable[[in
         yield lambda done, total: None
         return
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -47,7 +73,7 @@ def transfer_progress(label: str, enabled: bool = True) -> Iterator[Callable[[in
         console=console,
         transient=False,
     ) as bar:
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(clean(label), total=None)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

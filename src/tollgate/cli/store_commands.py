@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from tollgate.cli.output import console, emit_json, fail
@@ -68,14 +67,14 @@ def init(
             }
         )
         return
-    console.print(f"Created store [bold]{cfg.name}[/] ({cfg.store_id}) in {folder.path}")
+    console.print(f"Created store {cfg.name} ({cfg.store_id}) in {folder.path}")
     console.print(
         f"Keys are in {folder.keys_dir}: keep that folder private and backed up. "
         "This embedded setup keeps every key there; see docs/architecture.md."
     )
     console.print(
         f"Admin pages: /admin on the served store; admin token (shown once, only its hash is "
-        f"kept): [bold]{token}[/]"
+        f"kept): {token}"
     )
 
 
@@ -91,7 +90,7 @@ def admin_token(directory: DirArg, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json({"admin_token": token, "sessions_ended": ended})
         return
-    console.print(f"New admin token (shown once): [bold]{token}[/]; {ended} session(s) ended")
+    console.print(f"New admin token (shown once): {token}; {ended} session(s) ended")
 
 
 @store_app.command("rotate-keys")
@@ -280,9 +279,7 @@ def clear_hold(directory: DirArg, customer_id: str, as_json: JsonOpt = False) ->
     elif reason is None:
         console.print(f"{customer_id} had no hold; nothing changed")
     else:
-        console.print(
-            f"Cleared the hold on {customer_id} ({escape(reason)}); their next sync renews"
-        )
+        console.print(f"Cleared the hold on {customer_id} ({reason}); their next sync renews")
 
 
 @store_app.command("stop-selling")

@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 from tollgate.files import plain_files
 from tollgate.wire.environment import TAG_RE
 from tollgate.wire.targets import NAME_RE
+from tollgate.wire.text import clean
 
 POLICY_KEYS = {
     "kind",
@@ -108,9 +109,21 @@ class _Reader:
         value = table.get(key, default)
         if not isinstance(value, str) or not value:
             raise self.fail(f"{where}.{key}", "missing" if value is None else "must be a string")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             raise self.fail(f"{where}.{key}", f"{value!r} is not a valid name")
+        return self.shown(value, f"{where}.{key}")
+
+    def shown(self, value: str, key: str) -> str:
+        """Text customers will read: no control characters but tab and newline."""
+        if clean(value) != value:
+            raise self.fail(key, "must not contain control characters (escapes, NUL, ...)")
         return value
+
+    def optional_text(self, table: dict[str, Any], where: str, key: str) -> str:
+        value = table.get(key, "")
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{key}", "must be a string")
+        return self.shown(value, f"{where}.{key}")
 
     def integer(self, table: dict[str, Any], where: str, key: str, *, minimum: int = 0) -> int:
         value = table.get(key)
@@ -232,7 +245,7 @@ def _environments(reader: _Reader, raw: Any) -> list[EnvironmentSpec]:
         if (
             not isinstance(tags, list)
             or not tags
-            or not all(isinstance(t, str) and TAG_RE.match(t) for t in tags)
+            or not all(isinstance(t, str) and TAG_RE.fullmatch(t) for t in tags)
         ):
             raise reader.fail(
                 f"{where}.tags", "must be a non-empty list of packaging.tags names such as 'cp311'"
@@ -253,7 +266,7 @@ def _requires(reader: _Reader, raw: Any) -> list[str]:
             req = Requirement(text)
         except InvalidRequirement as exc:
             raise reader.fail("product.requires", f"{text!r}: {exc}") from exc
-        if req.extras or req.marker or req.url or not NAME_RE.match(req.name):
+        if req.extras or req.marker or req.url or not NAME_RE.fullmatch(req.name):
             raise reader.fail(
                 "product.requires", f"{text!r}: a product name and a version range only"
             )
@@ -319,8 +332,8 @@ def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manif
         path=path,
         name=name,
         version=version,
-        summary=str(product.get("summary", "")),
-        notes=str(product.get("notes", "")),
+        summary=reader.optional_text(product, "product", "summary"),
+        notes=reader.optional_text(product, "product", "notes"),
         core_files=reader.globs(core, "core"),
         entry=entry,
         addons=addons,

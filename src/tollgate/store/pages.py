@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 import tollgate.web
+from tollgate.wire.text import clean
 
 if TYPE_CHECKING:
     from tollgate.store.app import StoreContext
@@ -31,10 +32,19 @@ PAGE_HEADERS = {
 }
 
 
+def _shown(value: Any) -> Any:
+    return clean(value) if isinstance(value, str) else value
+
+
 class Pages:
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
         self._templates = Jinja2Templates(directory=TEMPLATES)  # autoescaped
+        # Every value a page shows loses its control characters (wire/text.py) before it is
+        # escaped: vendor and customer text is shown as text.
+        self._templates.env.finalize = lambda value: (
+            clean(value) if isinstance(value, str) else value
+        )
         self._fingerprint: str | None = None
 
     def root_fingerprint(self) -> str:

@@ -1,0 +1,19 @@
+"""Text from a store or a customer, made safe to show: what every printer and page applies.
+
+Product summaries, release notes, add-on functions, error details and customers' names are
+written by someone else. Shown to a person, none of it may move, colour or link the terminal,
+or reorder what is read (bidirectional overrides, "Trojan Source"). Markup is the printer's
+own business: the CLI prints with no markup at all (cli/output.py), the pages autoescape.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls but tab and newline, and the bidirectional controls.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """``text`` without the characters that would move, colour or link the terminal."""
+    return _CONTROLS.sub("", text)
