@@ -46,11 +46,21 @@ def init(
         str | None,
         typer.Option("--database", help="SQLAlchemy URL; default: SQLite in the folder."),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The URL customers reach the store at (behind a proxy); default: where "
+            "`store serve` listens.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a store folder: config, fresh keys, database."""
     try:
-        folder = StoreFolder.create(directory, name=name, database_url=database)
+        folder = StoreFolder.create(
+            directory, name=name, database_url=database, public_url=public_url
+        )
         open_store(folder).close()  # runs the migrations
     except StoreFolderError as exc:
         raise fail(str(exc), Exit.USAGE) from exc
@@ -179,7 +189,12 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8700,
 ) -> None:
     """Serve the store's HTTP API (OpenAPI at /docs)."""
-    ctx = open_store(_folder(directory))
+    folder = _folder(directory)
+    try:
+        folder.check_private()
+    except StoreFolderError as exc:
+        raise fail(str(exc), Exit.USAGE) from exc
+    ctx = open_store(folder)
     repaired = ctx.orders.repair_pending()
     if repaired:
         console.print(f"Repaired {repaired} order(s) left pending by a crash")

@@ -92,10 +92,21 @@ class StoreContext:
     usage: UsageService
     registration_limit: RateLimiter
     repository: Repository
+    served_at: str | None = None  # set by the server (store/server.py) once it listens
 
     @property
     def store_id(self) -> str:
         return self.folder.config.store_id
+
+    @property
+    def public_url(self) -> str:
+        """The URL customers reach the store at: ``public_url`` in store.toml, else where the
+        server listens. What the store names in installers and install lists; never a Host
+        header, which anyone can set."""
+        url = self.folder.config.public_url or self.served_at
+        if url is None:
+            raise StoreError("internal_error", "the store does not know its public URL")
+        return url.rstrip("/")
 
     def publish(self, source_dir: Path) -> Published:
         """Publish a release from ``source_dir`` (its ``tollgate.toml``), signed into TUF."""

@@ -2,9 +2,11 @@
 fingerprint and the installer's SHA-256, ``GET /bootstrap/tollgate-setup.pyz`` serves the
 installer (tollgate/installer.py describes what is inside).
 
-The installer is built from the latest client release and the store's first root, for the URL
-the page was reached at, deterministically (fixed timestamps, sorted names), so the SHA-256 on
-the page is the file's and stays the same until a new client is published.
+The installer is built from the latest client release and the store's first root, for the
+store's public URL (never the request's Host header, which would let anyone make the store
+build installers naming any URL), once per client release, deterministically (fixed
+timestamps, sorted names), so the SHA-256 on the page is the file's and stays the same until a
+new client is published.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def build_installer(setup: Mapping[str, object], root: bytes, client: bytes) -> 
 def bootstrap_router(ctx: StoreContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     pages = Pages(ctx)
-    built: dict[tuple[str, str], Installer] = {}
+    built: dict[tuple[str, str], Installer] = {}  # (store URL, client digest): one entry
     building = threading.Lock()  # one build at a time; requests run in worker threads
 
     def installer_for(store_url: str) -> Installer:
@@ -102,9 +104,9 @@ def bootstrap_router(ctx: StoreContext) -> APIRouter:
         return built[key]
 
     async def offered(request: Request) -> Installer | HTMLResponse:
-        """The installer for the URL this request reached the store at, or a 404 page."""
+        """The installer for the store's public URL, or a 404 page."""
         try:
-            return await asyncio.to_thread(installer_for, str(request.base_url).rstrip("/"))
+            return await asyncio.to_thread(installer_for, ctx.public_url)
         except LookupError as exc:
             return await pages.problem(request, 404, "Not found", str(exc))
 

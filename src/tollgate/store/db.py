@@ -252,6 +252,15 @@ class StoreDocument(Base):
     name: Mapped[str] = mapped_column(String(100))
 
 
+class CardDecline(Base):
+    """A card the gateway declined, by keyed hash (store/services/card_checks.py), for a day."""
+
+    __tablename__ = "card_declines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    declined_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
 class RequestNonce(Base):
     """Nonces of accepted signed requests, kept until their signature window has passed."""
 

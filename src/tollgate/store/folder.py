@@ -1,7 +1,8 @@
 """The store folder made by ``tollgate store init``: config, keys, blobs and the SQLite file.
 
 ```
-DIR/store.toml          name, store id, database URL, part_size (optional, bytes)
+DIR/store.toml          name, store id, database URL, part_size (optional, bytes),
+                        public_url (optional: the URL customers reach the store at)
 DIR/keys/master.key     32 bytes: encrypts K and PK in the database (never in the database)
 DIR/keys/sealing.key    HPKE private key (ML-KEM-768 seed ‖ X25519), for registrations
 DIR/keys/licence.key    Ed25519: signs licences and receipts
@@ -12,9 +13,12 @@ DIR/keys/tuf/*.key      Ed25519: the TUF keys, <role>-<key id>.key (two for root
 DIR/blobs/<sha256>      released files, by digest (add-ons only as ciphertext)
 DIR/store.db            SQLite database (the embedded default)
 ```
-Key files are written 0600 in a 0700 folder. The embedded default keeps every key here; a
-production store would hold the master key in a KMS, the TUF root keys offline and the products
-key with the vendor: only the snapshot and timestamp keys need to be on the server.
+The folder and everything in it is owner-only (folders 0700, files 0600, the SQLite file made
+0600 before SQLite opens it, so its WAL and SHM files are too); `tollgate store serve` refuses
+a folder whose contents others can read (`check_private`). The embedded default keeps every
+key here; a production store would hold the master key in a KMS, the TUF root keys offline and
+the products key with the vendor: only the snapshot and timestamp keys need to be on the
+server.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -43,6 +48,9 @@ class StoreFolderError(Exception):
     """The folder is missing, incomplete or not a store."""
 
 
+URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
+
+
 def _write_secret(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -59,6 +67,7 @@ class StoreConfig:
     store_id: str
     database_url: str
     part_size: int = PART_SIZE
+    public_url: str | None = None
 
 
 class StoreFolder:
@@ -88,16 +97,20 @@ class StoreFolder:
         name: str,
         database_url: str | None = None,
         part_size: int = PART_SIZE,
+        public_url: str | None = None,
     ) -> StoreFolder:
         """Make a new store folder with fresh keys. Refuses a folder that already has one."""
         if part_size < MIN_PART_SIZE:
             raise StoreFolderError(f"part_size must be at least {MIN_PART_SIZE} bytes")
+        if public_url is not None and not URL_RE.fullmatch(public_url):
+            raise StoreFolderError(f"{public_url!r} is not an http(s) URL")
         folder = cls(path)
         if folder.config_path.exists():
             raise StoreFolderError(f"{folder.path} already holds a store")
-        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder.path, 0o700)
         folder.keys_dir.mkdir(mode=0o700, exist_ok=True)
-        folder.blobs_dir.mkdir(exist_ok=True)
+        folder.blobs_dir.mkdir(mode=0o700, exist_ok=True)
         _write_secret(folder.keys_dir / "master.key", secrets.token_bytes(32))
         _write_secret(folder.keys_dir / "sealing.key", SealingPrivateKey.generate().private_bytes())
         _write_secret(
@@ -106,14 +119,35 @@ class StoreFolder:
         TufKeyring.create(folder.tuf_keys_dir)
         store_id = "st_" + secrets.token_hex(8)
         url = database_url or folder.default_database_url()
-        folder.config_path.write_text(
-            "# Tollgate store configuration\n"
-            f"name = {_toml_string(name)}\n"
-            f"store_id = {_toml_string(store_id)}\n"
-            f"database_url = {_toml_string(url)}\n"
-            f"part_size = {part_size}  # bytes per signed download part\n"
+        if database_url is None:  # SQLite makes its WAL and SHM files with the file's mode
+            _write_secret(folder.path / "store.db", b"")
+        _write_secret(
+            folder.config_path,
+            (
+                "# Tollgate store configuration\n"
+                f"name = {_toml_string(name)}\n"
+                f"store_id = {_toml_string(store_id)}\n"
+                f"database_url = {_toml_string(url)}\n"
+                f"part_size = {part_size}  # bytes per signed download part\n"
+                + ("" if public_url is None else f"public_url = {_toml_string(public_url)}\n")
+            ).encode(),
         )
         return folder
+
+    def check_private(self) -> None:
+        """Refuse a store folder whose files or folders others may read or write: the
+        database holds sealed keys and customers' details, keys/ the store's secrets."""
+        exposed = [
+            p
+            for p in [self.path, *sorted(self.path.rglob("*"))]
+            if not p.is_symlink() and p.stat().st_mode & 0o077
+        ]
+        if exposed:
+            names = ", ".join(str(p.relative_to(self.path.parent)) for p in exposed[:5])
+            raise StoreFolderError(
+                f"others can read or write {names}{' …' if len(exposed) > 5 else ''}: run "
+                f"`chmod -R go-rwx {self.path}` and start the store again"
+            )
 
     @property
     def admin_token_path(self) -> Path:
@@ -146,9 +180,14 @@ class StoreFolder:
                 str(raw["store_id"]),
                 str(raw["database_url"]),
                 raw.get("part_size", PART_SIZE),
+                raw.get("public_url"),
             )
         except (tomllib.TOMLDecodeError, KeyError) as exc:
             raise StoreFolderError(f"{self.config_path}: {exc}") from exc
+        if config.public_url is not None and not (
+            isinstance(config.public_url, str) and URL_RE.fullmatch(config.public_url)
+        ):
+            raise StoreFolderError(f"{self.config_path}: public_url must be an http(s) URL")
         if not isinstance(config.part_size, int) or config.part_size < MIN_PART_SIZE:
             raise StoreFolderError(
                 f"{self.config_path}: part_size must be a whole number of bytes >= {MIN_PART_SIZE}"

@@ -21,14 +21,13 @@ if TYPE_CHECKING:
 
 async def install_list_for(
     ctx: StoreContext,
-    request: Request,
     product: str,
     environment: Environment,
     handoff: HandOff | None = None,
 ) -> dict[str, Any]:
-    """The install list of ``product`` for ``environment``, naming the store by the URL the
-    request reached it at."""
-    store_url = str(request.base_url).rstrip("/")
+    """The install list of ``product`` for ``environment``, naming the store by its public URL
+    (never by the request's Host header)."""
+    store_url = ctx.public_url
 
     def build() -> dict[str, Any]:
         with ctx.sessions() as s:
@@ -58,7 +57,7 @@ def install_router(ctx: StoreContext) -> APIRouter:
             environment = Environment.from_query(request.query_params.multi_items())
         except BadEnvironment as exc:
             raise StoreError("malformed_request", f"bad environment: {exc}") from exc
-        body = await install_list_for(ctx, request, name, environment)
+        body = await install_list_for(ctx, name, environment)
         return Response(
             canonical.dumps(body),
             media_type=MEDIA_TYPE,

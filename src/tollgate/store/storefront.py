@@ -88,7 +88,7 @@ def storefront_router(ctx: StoreContext) -> APIRouter:
         handoff = HandOff("install" if addon is None else "buy", ctx.store_id, name, addon)
         environment = Environment.from_user_agent(request.headers.get("user-agent", ""))
         try:
-            doc = await install_list_for(ctx, request, name, environment, handoff)
+            doc = await install_list_for(ctx, name, environment, handoff)
         except StoreError as exc:
             title = "Not available for this computer"
             return await pages.problem(request, 409, title, exc.detail)

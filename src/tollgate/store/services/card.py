@@ -20,8 +20,9 @@ from tollgate.crypto.sealing import sealing_info
 from tollgate.store.db import Customer
 from tollgate.store.folder import StoreKeys
 from tollgate.store.payments import Gateway
+from tollgate.store.services.card_checks import check_card
 from tollgate.store.services.errors import StoreError
-from tollgate.store.services.registration import card_summary, check_card, open_sealed
+from tollgate.store.services.registration import card_summary, open_sealed
 from tollgate.wire.schemas import CardUpdateRequest, SealedCardUpdate
 
 
@@ -39,7 +40,7 @@ def update_card(
     inner = open_sealed(keys, request.sealed, info, SealedCardUpdate, "card")
     if inner.customer_id != customer_id:
         raise StoreError("malformed_request", "the sealed card names another customer")
-    token = check_card(gateway, inner.card, "card update")
+    token = check_card(sessions, gateway, keys.master, inner.card, purpose="card update", now=now)
     with sessions.begin() as s:
         customer = s.get(Customer, customer_id, with_for_update=True)
         if customer is None or customer.status != "active":

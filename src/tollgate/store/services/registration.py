@@ -24,13 +24,13 @@ from tollgate.crypto.keys import seal_secret
 from tollgate.crypto.sealing import sealing_info
 from tollgate.store.db import Customer
 from tollgate.store.folder import StoreKeys
-from tollgate.store.payments import CardDeclined, CardDetails, CardToken, Gateway
+from tollgate.store.payments import CardToken, Gateway
+from tollgate.store.services.card_checks import check_card
 from tollgate.store.services.errors import StoreError
-from tollgate.wire.schemas import CardIn, RegistrationRequest, SealedRegistration
+from tollgate.wire.schemas import RegistrationRequest, SealedRegistration
 
 log = logging.getLogger("tollgate.store.registration")
 M = TypeVar("M", bound=BaseModel)
-DECLINED = "The card was declined. Check the details or use another card."
 
 
 def _b64(text: str, what: str) -> bytes:
@@ -49,17 +49,6 @@ def open_sealed(keys: StoreKeys, sealed: str, info: bytes, model: type[M], what:
         raise StoreError("malformed_request", f"the sealed {what} does not open") from exc
     except (ValueError, ValidationError) as exc:
         raise StoreError("malformed_request", f"the sealed {what} is invalid: {exc}") from exc
-
-
-def check_card(gateway: Gateway, card: CardIn, purpose: str) -> CardToken:
-    """The gateway's token for a card it accepts; every decline reads the same to the caller
-    (the reason goes to the log by code only)."""
-    details = CardDetails(card.number, card.exp_month, card.exp_year, card.cvc)
-    try:
-        return gateway.verify_card(details)
-    except CardDeclined as exc:
-        log.info("%s declined: %s", purpose, exc.reason)
-        raise StoreError("card_declined", DECLINED) from exc
 
 
 def card_summary(token: CardToken) -> dict[str, str]:
@@ -94,7 +83,7 @@ def register(
     with sessions() as s:
         if s.get(Customer, inner.customer_id) is not None:
             raise StoreError("customer_id_taken", "choose another customer id and retry")
-    token = check_card(gateway, inner.card, "registration")
+    token = check_card(sessions, gateway, keys.master, inner.card, purpose="registration", now=now)
 
     customer = Customer(
         id=inner.customer_id,
