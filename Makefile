@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Inside the package: the store hands the download program's share of it, hashes included, to
+# the bootstrap installer (store/services/client_releases.py).
+LOCK   := src/tollgate/requirements.lock
 
 .PHONY: demo test lint typecheck lock bench clean
 
@@ -10,10 +13,10 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq --upgrade "pip>=24"
-	$(BIN)/python -m pip install -qq --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -qq --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -47,7 +50,7 @@ lock:
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet pip-tools
 	.lock-venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev \
-		--output-file requirements.lock pyproject.toml
+		--output-file $(LOCK) pyproject.toml
 	rm -rf .lock-venv
 
 clean:

@@ -5,7 +5,8 @@
 tollgate-setup.pyz
   __main__.py     this file
   setup.json      {"store_url", "store_id", "store_name", "root_sha256", "client_version",
-                   "client_sha256", "requirements": ["cryptography==47.0.0", ...]}
+                   "client_sha256", "requirements": {"cryptography==50.0.2": ["sha256:…"],
+                   …}}: every package the program needs, dependencies of dependencies too
   root.json       the store's first TUF root, the one registration pins
   client.zip      the download program's archive: the TUF target client/<version>/…
   tollgate/...    the same package, unpacked, so this installer can use its modules
@@ -13,7 +14,8 @@ tollgate-setup.pyz
 
 It installs the download program in its own folder (client/program.py: slot download1 and a
 launcher), makes sure what the program needs is importable (checked in a child process; with
-``--install-deps``, fetched by pip into the folder's ``lib/``), registers the customer with the
+``--install-deps``, fetched by pip into the folder's ``lib/``, each pinned by version and by
+hash: ``pip --require-hashes --no-deps``), registers the customer with the
 store pinned to the embedded root, and sets up the desktop hand-off. Running it again on an
 installed folder only registers. Exit status: 0 done; 2 usage; 3 something the program needs
 is missing; 4 the installer is damaged; otherwise ``tollgate register``'s own.
@@ -92,11 +94,22 @@ def missing_requirements(python: str, lib: Path, requirements: list[str]) -> lis
     return [r for r, n in zip(requirements, names, strict=True) if n in missing]
 
 
-def install_requirements(python: str, lib: Path, requirements: list[str]) -> None:
-    """pip, into the program's own ``lib/`` (from the package index: the one network access
-    that the store's TUF metadata does not cover; pinned by version)."""
+def install_requirements(
+    python: str, lib: Path, requirements: list[str], hashes: dict[str, list[str]]
+) -> None:
+    """pip, into the program's own ``lib/``, from the package index: the one download TUF does
+    not cover, so each package is pinned by version and by the hashes the store's lock records
+    (``--require-hashes``; ``--no-deps``, as ``requirements`` is the whole closure)."""
+    unhashed = [r for r in requirements if not hashes.get(r)]
+    if unhashed:
+        raise SystemExit(_fail(f"this installer names no hash for {', '.join(unhashed)}", 4))
     lib.mkdir(parents=True, exist_ok=True)
-    command = [python, "-m", "pip", "install", "--target", str(lib), *requirements]
+    pinned = lib.parent / "requirements.txt"
+    pinned.write_text(
+        "".join(f"{r} {' '.join(f'--hash={h}' for h in hashes[r])}\n" for r in requirements)
+    )
+    command = [python, "-m", "pip", "install", "--require-hashes", "--no-deps"]
+    command += ["--target", str(lib), "-r", str(pinned)]
     print(f"installing {len(requirements)} package(s) into {lib} with pip", flush=True)
     if subprocess.run(command, check=False).returncode != 0:
         raise SystemExit(_fail("pip could not install what the download program needs", 3))
@@ -152,6 +165,8 @@ def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tollgate.wire.text import clean  # standard library only, like this file
+
     if sys.version_info < MIN_PYTHON:
         return _fail(f"the download program needs Python {'.'.join(map(str, MIN_PYTHON))}+", 3)
     args, register_args = _arguments(sys.argv[1:] if argv is None else argv)
@@ -159,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     setup, _root, client = read_setup(pyz)
     program_dir = (args.dir or default_program_dir()).resolve()
     python = sys.executable
-    print(f"Store: {setup['store_name']} at {setup['store_url']} ({setup['store_id']})")
+    store = f"{setup['store_name']} at {setup['store_url']} ({setup['store_id']})"
+    print(f"Store: {clean(store)}")  # the vendor's words: shown as text
     print(f"Store root fingerprint (SHA-256): {setup['root_sha256']}")
     lib = program_dir / "lib"
     missing = missing_requirements(python, lib, list(setup["requirements"]))
@@ -171,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             3,
         )
     if missing:
-        install_requirements(python, lib, missing)
+        install_requirements(python, lib, missing, dict(setup["requirements"]))
     sys.path[1:1] = [str(lib)]  # after the installer's own archive, as the launcher has it
     version = install_program(program_dir, client, python)
     launcher = program_dir / "bin" / "tollgate"

@@ -3,6 +3,7 @@ with a damaged copy of itself or a Python that lacks what the program needs."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -12,12 +13,14 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import pytest
 from test_cli import tg
 
 import tollgate
 from conftest import LiveStore
 from programs import CARD, PERSON, bootstrap, installer_bytes, run_installer
 from tollgate.client.desktop import handler_status
+from tollgate.installer import install_requirements
 
 
 def test_bootstrap_page_shows_the_root_fingerprint_and_the_installer(store: LiveStore) -> None:
@@ -38,7 +41,59 @@ def test_bootstrap_page_shows_the_root_fingerprint_and_the_installer(store: Live
         assert "tollgate/client/program.py" in pyz.namelist()
     assert (setup["store_url"], setup["store_id"]) == (store.url, store.ctx.store_id)
     assert setup["client_version"] == tollgate.__version__
-    assert any(r.startswith("cryptography==") for r in setup["requirements"])
+    pins = setup["requirements"]
+    # the whole closure, dependencies of dependencies too, each pinned by hash
+    assert {"cryptography", "cffi", "httpx", "h11", "securesystemslib"} <= {
+        pin.split("==")[0] for pin in pins
+    }
+    assert all(h.startswith("sha256:") and len(h) == 71 for hs in pins.values() for h in hs)
+    assert all(pins.values())
+
+
+def _wheel(where: Path, name: str, version: str) -> Path:
+    """A pure-Python wheel made by hand: what the package index would serve."""
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": b"VALUE = 1\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for path, data in files.items()
+    )
+    files[f"{dist}/RECORD"] = (record + f"{dist}/RECORD,,\n").encode()
+    wheel = where / f"{name}-{version}-py3-none-any.whl"
+    where.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return wheel
+
+
+def test_install_deps_fetches_only_packages_with_the_named_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installer's pip step against an index on this disk (no network): the right hash
+    installs, a wrong one or none installs nothing."""
+    wheel = _wheel(tmp_path / "index", "tgfake", "1.0")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheel.parent))
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    good = "sha256:" + hashlib.sha256(wheel.read_bytes()).hexdigest()
+    for hashes, status in (
+        ({"tgfake==1.0": ["sha256:" + "0" * 64]}, 3),
+        ({"tgfake==1.0": []}, 4),
+    ):
+        lib = tmp_path / f"prog-{status}" / "lib"
+        with pytest.raises(SystemExit) as refused:
+            install_requirements(sys.executable, lib, ["tgfake==1.0"], hashes)
+        assert refused.value.code == status
+        assert not (lib / "tgfake").exists()
+    lib = tmp_path / "prog" / "lib"
+    install_requirements(sys.executable, lib, ["tgfake==1.0"], {"tgfake==1.0": [good]})
+    assert (lib / "tgfake" / "__init__.py").read_text() == "VALUE = 1\n"
 
 
 def test_installer_installs_registers_and_sets_up_the_hand_off(

@@ -11,8 +11,11 @@ from pathlib import Path
 from conftest import MACHINE_A, LiveStore
 
 
-def tg(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def tg(
+    home: Path, *args: str, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TOLLGATE_HOME=str(home), TOLLGATE_MACHINE_ID=MACHINE_A)
+    env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "tollgate", *args],
         env=env,

@@ -21,8 +21,9 @@ import pytest
 from sqlalchemy import select
 from test_admin_pages import _login
 from test_cli import REG
+from test_cli import tg as cli
 
-from conftest import MACHINE_A, LiveStore, serving, write_tree
+from conftest import LiveStore, serving, write_tree
 from tollgate.store.db import Release
 from tollgate.store.services.catalog import publish_release
 
@@ -72,24 +73,12 @@ def loud_store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
         yield live
 
 
+COLOUR_TERMINAL = {"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1", "COLUMNS": "500"}
+
+
 def tg(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as a colour terminal runs it: Rich would draw styles and links here."""
-    env = dict(
-        os.environ,
-        TOLLGATE_HOME=str(home),
-        TOLLGATE_MACHINE_ID=MACHINE_A,
-        FORCE_COLOR="1",
-        TTY_COMPATIBLE="1",
-        COLUMNS="500",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "tollgate", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return cli(home, *args, env_extra=COLOUR_TERMINAL)
 
 
 def shown_as_text(out: str) -> None:
@@ -149,7 +138,7 @@ def test_pages_escape_vendor_and_customer_text(loud_store: LiveStore, tmp_path: 
     # and on the vendor's terminal
     listing = subprocess.run(
         [sys.executable, "-m", "tollgate", "store", "customers", str(loud_store.folder.path)],
-        env=dict(os.environ, FORCE_COLOR="1", TTY_COMPATIBLE="1", COLUMNS="500"),
+        env=dict(os.environ, **COLOUR_TERMINAL),
         capture_output=True,
         text=True,
         check=True,

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from importlib import metadata
+import re
+from importlib import metadata, resources
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -92,14 +94,55 @@ def ensure_client_release(
         publish_client(session, repo, own_archive(), guard=guard, now=now)
 
 
-def client_requirements() -> list[str]:
-    """What the download program needs installed beside it, pinned to the versions this store
-    runs with (``name[extras]==version``), for the bootstrap to check or fetch."""
-    pins = []
-    for line in metadata.requires("tollgate") or []:
-        req = Requirement(line)
-        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-            continue  # a development extra
-        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
-        pins.append(f"{req.name}{extras}=={metadata.version(req.name)}")
-    return sorted(pins)
+def client_requirements() -> dict[str, list[str]]:
+    """What the download program needs installed beside it, all of it (every dependency of a
+    dependency), each pinned to the version this store runs with (``name==version``) and to
+    the SHA-256 hashes the project's lock records for that version, for the bootstrap to check
+    or fetch with ``pip --require-hashes``. A dependency the lock does not pin has no hashes,
+    and the installer refuses to fetch it."""
+    locked = locked_hashes((resources.files("tollgate") / "requirements.lock").read_text())
+    pins: dict[str, list[str]] = {}
+    for name in sorted(_closure("tollgate")):
+        version = metadata.version(name)
+        hashes = locked.get((canonicalize_name(name), version), [])
+        pins[f"{canonicalize_name(name)}=={version}"] = hashes
+    return pins
+
+
+def _closure(root: str) -> set[str]:
+    """The installed distributions ``root`` needs, transitively, leaving out its extras
+    (development tools) and what markers exclude on this machine."""
+    seen: set[tuple[str, frozenset[str]]] = set()
+    pending: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
+    while pending:
+        name, extras = pending.pop()
+        for line in metadata.requires(name) or []:
+            req = Requirement(line)
+            if req.marker is not None and not any(
+                req.marker.evaluate({"extra": e}) for e in (extras or {""})
+            ):
+                continue
+            wanted = (canonicalize_name(req.name), frozenset(req.extras))
+            if wanted not in seen:
+                seen.add(wanted)
+                pending.append(wanted)
+    return {name for name, _ in seen}
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s\\]+)")
+_HASH = re.compile(r"--hash=(sha256:[0-9a-f]{64})")
+
+
+def locked_hashes(lock: str) -> dict[tuple[str, str], list[str]]:
+    """``(canonical name, version) -> ["sha256:…", …]`` from a pip-compile lock."""
+    found: dict[tuple[str, str], list[str]] = {}
+    current: list[str] | None = None
+    for line in lock.splitlines():
+        pin = _PIN.match(line)
+        if pin:
+            current = found.setdefault((canonicalize_name(pin[1]), pin[2]), [])
+        elif current is not None and (digest := _HASH.search(line)):
+            current.append(digest[1])
+        elif not line.startswith(" "):
+            current = None
+    return found
