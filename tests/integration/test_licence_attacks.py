@@ -155,6 +155,24 @@ def test_deleting_uses_resets_no_cap(buyer: Customer) -> None:
     assert not gauge(buyer).has("two")
 
 
+def test_a_free_update_to_a_new_release_resets_no_cap(
+    gauge_store: LiveStore, buyer: Customer, tmp_path: Path
+) -> None:
+    gauge(buyer).use("two")
+    gauge(buyer).use("two")
+    before = buyer.home.state.addons(buyer.account.store_id, "Gauge")["two"].order_id
+    source = tmp_path / "src"
+    manifest = source / "tollgate.toml"
+    manifest.write_text(manifest.read_text().replace('version = "1.0.0"', 'version = "1.0.1"'))
+    gauge_store.ctx.publish(source)
+    updated = tg(buyer.home.root, "update")
+    assert updated.returncode == 0, updated.stderr
+    after = buyer.home.state.addons(buyer.account.store_id, "Gauge")["two"]
+    assert after.version == "1.0.1" and after.order_id != before  # a new order, no charge
+    with pytest.raises(UsesExhausted, match="all 2 uses"):
+        gauge(buyer).use("two")
+
+
 def test_uses_deleted_before_they_were_sent_hold_the_renewal(
     gauge_store: LiveStore, buyer: Customer
 ) -> None:

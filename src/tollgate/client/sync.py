@@ -210,6 +210,9 @@ def renew_leases(
         for order_id, count in found.uses.items():  # what the store has of this machine's uses
             fresh.uses[order_id] = max(fresh.uses.get(order_id, 0), count)
             fresh.reported[order_id] = max(fresh.reported.get(order_id, 0), count)
+            if order_id in held:
+                counted = f"{held[order_id].product}/{held[order_id].addon}"
+                fresh.totals[counted] = max(fresh.totals.get(counted, 0), count)
         access.write(conn, fresh)
 
 

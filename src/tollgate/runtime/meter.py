@@ -11,6 +11,8 @@ uses        order id -> uses recorded here for that licence: the next use's sequ
             A ``uses = N`` cap is counted here, not by counting rows a customer can delete.
 reported    order id -> uses the store has answered for. ``uses - reported`` is what this
             machine holds unsent; a licence's offline allowance bounds it.
+totals      "product/add-on" -> uses of that add-on in all its releases: what a ``uses = N``
+            cap counts (a free update to a new release is a new order, not new uses).
 ```
 
 The meter is one row of the client state's ``meter`` table, per store, written in the same
@@ -46,6 +48,7 @@ class Meter:
     generation: int = 0
     uses: dict[str, int] = field(default_factory=dict)
     reported: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
 
     def seen(self, when: dt.datetime) -> None:
         """Raise the mark to ``when`` (it never goes down)."""
@@ -61,6 +64,7 @@ class Meter:
             "generation": self.generation,
             "uses": self.uses,
             "reported": self.reported,
+            "totals": self.totals,
         }
 
     @classmethod
@@ -68,7 +72,13 @@ class Meter:
         mark = None if raw["mark"] is None else dt.datetime.fromisoformat(raw["mark"])
         if mark is not None and mark.tzinfo is None:
             raise ValueError("the mark has no time zone")
-        return cls(mark, _count(raw["generation"]), _counts(raw["uses"]), _counts(raw["reported"]))
+        return cls(
+            mark,
+            _count(raw["generation"]),
+            _counts(raw["uses"]),
+            _counts(raw["reported"]),
+            _counts(raw["totals"]),
+        )
 
 
 def _count(value: Any) -> int:

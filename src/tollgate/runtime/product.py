@@ -172,7 +172,7 @@ class Product:
             now=now,
             mark=derived.meter.mark,
             os_release=os_release(),
-            uses=derived.meter.uses.get(licence.order_id, 0),
+            uses=derived.meter.totals.get(f"{self.name}/{addon}", 0),
         )
         check_licence(licence, facts)
         lease = licence.renew_by - licence.issued_at
@@ -211,9 +211,11 @@ class Product:
             DEFAULT_OFFLINE_USES if policy.uses or policy.per_use else None
         )
 
+        counted = f"{self.name}/{addon}"
+
         def record(conn: sqlite3.Connection, meter: Meter) -> None:
             seq = meter.uses.get(order_id, 0)
-            if policy.uses is not None and seq >= policy.uses:
+            if policy.uses is not None and meter.totals.get(counted, 0) >= policy.uses:
                 raise UsesExhausted(
                     f"{self.name} add-on {addon}: all {policy.uses} uses the licence allows "
                     "are used"
@@ -234,6 +236,7 @@ class Product:
                 ),
             )
             meter.uses[order_id] = seq + 1
+            meter.totals[counted] = meter.totals.get(counted, 0) + 1
             meter.seen(now)
 
         self._update_meter(self._derive(), record)
