@@ -1,5 +1,5 @@
-"""Files on disk: writes that a crash leaves old or new, never a mix, and walks of a folder that
-is about to be published, which follow no link.
+"""Files on disk: writes that a crash leaves old or new, never a mix; walks of a folder that
+is about to be published, which follow no link; and a lock file between processes.
 
 Standard library only: the bootstrap installer uses this before it knows what else is installed.
 """
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -79,3 +82,24 @@ def open_plain(path: Path) -> BinaryIO:
     (``O_NOFOLLOW``): a link swapped in after `plain_files` looked is not followed either."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     return os.fdopen(fd, "rb")
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing) for the block: other processes
+    asking for it wait. ``flock`` on POSIX, ``msvcrt.locking`` on Windows; released by the
+    system if the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -33,6 +33,7 @@ from tollgate.client.api import Signer, StoreAPI
 from tollgate.client.errors import IntegrityFailure, Refused
 from tollgate.crypto import CryptoError
 from tollgate.crypto.keys import time_mark_key
+from tollgate.files import exclusive
 from tollgate.runtime.home import ClientHome, write_json
 from tollgate.runtime.meter import Meter, read_meter, write_meter
 from tollgate.runtime.state import BoughtAddOn, now_iso, record_history
@@ -88,9 +89,12 @@ class _MeterAccess:
 
 
 def sync_store(home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked) -> SyncReport:
+    """One sync at a time per store (a background one and `tollgate sync` wait for each
+    other): two interleaved renewals would declare meter generations out of order."""
     report = SyncReport(account.store_id)
-    declared = send_uses(home, api, account, keys, report)
-    renew_leases(home, api, account, keys, report, declared)
+    with exclusive(home.store_dir(account.store_id) / "sync.lock"):
+        declared = send_uses(home, api, account, keys, report)
+        renew_leases(home, api, account, keys, report, declared)
     return report
 
 

@@ -4,6 +4,7 @@
 HOME/stores/<store id>/account.json     store URL, pinned keys, customer id, binding
 HOME/stores/<store id>/keyfile.json     K sealed to the binding
 HOME/stores/<store id>/licences/<id>.json
+HOME/stores/<store id>/sync.lock        held while `tollgate sync` talks to that store
 HOME/products/<store id>/<product>/<version>/   core files, installed openly
 HOME/products/<store id>/<product>/.<version>.staging/   an install being fetched
 HOME/vault/<store id>/<product>/<addon>/<version>/<sha256>   add-on files, encrypted
