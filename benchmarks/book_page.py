@@ -69,9 +69,9 @@ def main() -> None:
         server = serve_in_thread(ctx)
         home = ClientHome(base / "customer")
         try:
-            account, key = bench_customer(server.url, home)
+            account, keys = bench_customer(server.url, home)
             for name in names.values():
-                buy_addon(server.url, home, account, key, name)
+                buy_addon(server.url, home, account, keys, name)
         finally:
             server.stop()
             ctx.close()

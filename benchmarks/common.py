@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tollgate.client.account import Account
+from tollgate.client.account import Account, Unlocked
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog
 from tollgate.client.install import install_product
@@ -43,8 +43,8 @@ def product(where: Path, name: str, size: int) -> Path:
 
 def bench_customer(
     url: str, home: ClientHome, binding: Binding = Binding.MACHINE, password: str | None = None
-) -> tuple[Account, bytes]:
-    """Register a customer with the test card; return the account and its purchase key."""
+) -> tuple[Account, Unlocked]:
+    """Register a customer with the test card; return the account and its opened keys."""
     with StoreAPI(url) as api:
         account = register(
             home,
@@ -53,13 +53,13 @@ def bench_customer(
             binding=binding,
             password=password,
         ).account
-    return account, account.unlock_purchase_key(home, password)
+    return account, account.unlock(home, password)
 
 
-def buy_addon(url: str, home: ClientHome, account: Account, key: bytes, product: str) -> None:
+def buy_addon(url: str, home: ClientHome, account: Account, keys: Unlocked, product: str) -> None:
     """Install ``product`` and buy its add-on ``data`` (or the only one it has)."""
     with StoreAPI(url) as api:
         install_product(home, api, account, product)
         catalog = account_catalog(api, home, account)
         [addon] = catalog.product(product)["addons"]
-        buy(home, api, account, catalog, product, addon["name"], purchase_key=key)
+        buy(home, api, account, catalog, product, addon["name"], keys=keys)

@@ -101,8 +101,8 @@ def main() -> None:
                 ("machine+password", Binding.MACHINE_PASSWORD, PASSWORD),
             ):
                 home = ClientHome(base / label)
-                account, key = bench_customer(server.url, home, binding, password)
-                buy_addon(server.url, home, account, key, "Importer")
+                account, keys = bench_customer(server.url, home, binding, password)
+                buy_addon(server.url, home, account, keys, "Importer")
                 homes[label] = home
         finally:
             server.stop()

@@ -84,7 +84,7 @@ def main() -> None:
                     account_catalog(api, home, account),
                     "Fifty",
                     "extra",
-                    purchase_key=keys.purchase_key,
+                    keys=keys,
                 )
                 buy_time = time.perf_counter() - t
 

@@ -143,7 +143,7 @@ def start_store(
     products: list[Path],
     registrations_per_minute: int = 1000,
     part_size: int = 4 * 1024 * 1024,
-    header_timeout: float = 10.0,
+    request_timeout: float = 10.0,
 ) -> LiveStore:
     folder = StoreFolder.create(
         base, name="Test Store", database_url=database_url, part_size=part_size
@@ -151,7 +151,7 @@ def start_store(
     ctx = open_store(folder, registrations_per_minute=registrations_per_minute)
     for source in products:
         ctx.publish(source)
-    return LiveStore(ctx, serve_in_thread(ctx, header_timeout=header_timeout), folder)
+    return LiveStore(ctx, serve_in_thread(ctx, request_timeout=request_timeout), folder)
 
 
 @contextmanager

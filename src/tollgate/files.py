@@ -79,9 +79,42 @@ def plain_files(root: Path, *, skip_dirs: frozenset[str] = frozenset()) -> list[
 
 def open_plain(path: Path) -> BinaryIO:
     """``path`` opened for reading, refused if its last component is a symbolic link
-    (``O_NOFOLLOW``): a link swapped in after `plain_files` looked is not followed either."""
+    (``O_NOFOLLOW``)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     return os.fdopen(fd, "rb")
+
+
+def open_below(root: Path, rel: str) -> BinaryIO:
+    """The file ``rel`` (a relative POSIX path) under ``root``, opened one component at a time
+    with ``O_NOFOLLOW`` (folders also ``O_DIRECTORY``), so no link anywhere on the way is
+    followed, even one swapped in after a walk looked. The file must be a regular file with a
+    single name: a hard link's other name may lie anywhere, the store's database included."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    directory = getattr(os, "O_DIRECTORY", 0)
+    parts = rel.split("/")
+    if not parts or any(part in ("", ".", "..") for part in parts):
+        raise UnsafeTree(root / rel, "is not a plain relative path")
+    fd = os.open(root, os.O_RDONLY | directory)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | directory | nofollow, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        file_fd = os.open(parts[-1], os.O_RDONLY | nofollow, dir_fd=fd)
+    except OSError as exc:  # ELOOP or ENOTDIR: a link on the way; ENOENT: gone meanwhile
+        raise UnsafeTree(root / rel, f"cannot be opened without following a link: {exc}") from exc
+    finally:
+        os.close(fd)
+    info = os.fstat(file_fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(file_fd)
+        what = (
+            "is not a regular file"
+            if not stat.S_ISREG(info.st_mode)
+            else (f"has {info.st_nlink} names (hard links): publish a copy of it")
+        )
+        raise UnsafeTree(root / rel, what)
+    return os.fdopen(file_fd, "rb")
 
 
 @contextmanager

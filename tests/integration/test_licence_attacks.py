@@ -27,6 +27,7 @@ from conftest import Customer, LiveStore, registered, serving, write_tree
 from tollgate.runtime import (
     ClockMovedBack,
     LicenceExpired,
+    MeterMissing,
     OfflineUsesExhausted,
     Product,
     UsesExhausted,
@@ -118,6 +119,11 @@ def sealed_meter(who: Customer) -> str:
         return str(conn.execute("SELECT sealed FROM meter").fetchone()[0])
 
 
+def sealed_meter_rows(who: Customer) -> int:
+    with sqlite3.connect(who.home.state.path) as conn:
+        return int(conn.execute("SELECT count(*) FROM meter").fetchone()[0])
+
+
 def sync(who: Customer) -> subprocess.CompletedProcess[str]:
     return tg(who.home.root, "sync", "--json")
 
@@ -153,6 +159,21 @@ def test_deleting_uses_resets_no_cap(buyer: Customer) -> None:
     with pytest.raises(UsesExhausted, match="all 2 uses"):
         gauge(buyer).use("two")
     assert not gauge(buyer).has("two")
+
+
+def test_a_meter_removed_before_any_sync_opens_no_metered_add_on(buyer: Customer) -> None:
+    gauge(buyer).use("two")
+    gauge(buyer).use("two")
+    edit_state(buyer, "DELETE FROM uses")
+    edit_state(buyer, "DELETE FROM meter")  # the cap's count, gone with it?
+    for addon in ("two", "print"):
+        with pytest.raises(MeterMissing, match="tollgate sync"):
+            gauge(buyer).use(addon)
+    assert gauge(buyer).has("trial")  # what has no count to keep still opens
+    assert sealed_meter_rows(buyer) == 0  # and the runtime never starts a meter itself
+    done = sync(buyer)  # the purchase told the store to expect one
+    assert done.returncode == 3
+    assert {h["reason"] for h in held(done)} == {"meter_mismatch"}
 
 
 def test_a_free_update_to_a_new_release_resets_no_cap(

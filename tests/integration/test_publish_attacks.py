@@ -82,6 +82,20 @@ def manifest_is_a_link(store: LiveStore, src: Path) -> str:
     return "tollgate.toml"
 
 
+def hard_link_to_the_database(store: LiveStore, src: Path) -> str:
+    url = store.folder.config.database_url
+    # on PostgreSQL there is no database file: a key file's second name, then
+    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    database = database or _keys(store) / "master.key"
+    os.link(database, src / "addons" / "mt_print" / "db.bin")
+    return "2 names (hard links)"
+
+
+def escapes_in_a_file_name(store: LiveStore, src: Path) -> str:
+    (src / "mt" / "\x1b]8;;evil\x07x.py").write_text("X = 1\n")
+    return "control characters"
+
+
 def copy_of_a_key(store: LiveStore, src: Path) -> str:
     shutil.copyfile(_keys(store) / "licence.key", src / "data" / "basic.tsv")
     return "keys/licence.key"
@@ -101,6 +115,8 @@ def copy_of_a_tuf_key_in_an_addon(store: LiveStore, src: Path) -> str:
         link_to_a_folder_above,
         dangling_link_nobody_selects,
         manifest_is_a_link,
+        hard_link_to_the_database,
+        escapes_in_a_file_name,
         copy_of_a_key,
         copy_of_a_tuf_key_in_an_addon,
     ],

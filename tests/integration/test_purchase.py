@@ -29,7 +29,7 @@ def purchase(
     url: str | None = None,
 ) -> Purchase:
     with StoreAPI(url or store.url) as api:
-        pk = who.account.unlock_purchase_key(who.home, password)
+        keys = who.account.unlock(who.home, password)
         return buy(
             who.home,
             api,
@@ -37,7 +37,7 @@ def purchase(
             account_catalog(api, who.home, who.account),
             product,
             addon,
-            purchase_key=pk,
+            keys=keys,
         )
 
 

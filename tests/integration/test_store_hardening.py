@@ -118,11 +118,24 @@ def test_the_store_folder_is_owner_only_and_serve_refuses_an_open_one(tmp_path: 
     )
     assert served.returncode == 2
     assert "chmod -R go-rwx" in served.stderr and "store.db" in served.stderr
+    # a keys folder swapped for a link to an open folder is refused too
+    os.chmod(folder, 0o700)
+    os.chmod(db, 0o600)
+    (folder / "keys").rename(tmp_path / "open-keys")
+    (folder / "keys").symlink_to(tmp_path / "open-keys", target_is_directory=True)
+    served = subprocess.run(
+        [sys.executable, "-m", "tollgate", "store", "serve", str(folder), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert served.returncode == 2 and "symbolic link" in served.stderr
 
 
 @pytest.fixture
 def impatient_store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
-    with serving(tmp_path / "store", database_url, [], header_timeout=1.0) as live:
+    with serving(tmp_path / "store", database_url, [], request_timeout=1.0) as live:
         yield live
 
 
@@ -143,4 +156,29 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(
         slow.sendall(b"GET /v1/store HTTP/1.1\r\n")
         while chunk := slow.recv(65536):
             assert not chunk.startswith(b"HTTP/1.1")  # the rest of the first answer, if any
+    # headers complete, the body promised and never sent
+    with socket.create_connection((host, int(port)), timeout=10) as slow:
+        slow.sendall(
+            b"POST /v1/registrations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 60000\r\n\r\n{"
+        )
+        started = time.monotonic()
+        while chunk := slow.recv(65536):
+            assert b"HTTP/1.1 201" not in chunk
+        assert time.monotonic() - started < 9
     assert httpx.get(f"{impatient_store.url}/v1/store").status_code == 200  # still serving
+
+
+def test_serving_on_every_address_needs_the_public_url(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    init = [sys.executable, "-m", "tollgate", "store", "init", str(folder)]
+    assert subprocess.run(init, capture_output=True, check=False).returncode == 0
+    every = "0.0.0.0"  # noqa: S104 (refused before anything is bound)
+    served = subprocess.run(
+        [sys.executable, "-m", "tollgate", "store", "serve", str(folder), "--host", every],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert served.returncode == 2 and "public_url" in served.stderr

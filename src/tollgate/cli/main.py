@@ -551,11 +551,9 @@ def buy(
         cat = account_catalog(api, G.home, account)
         info = cat.addon(product, addon)
         confirm(f"Buy {product} {addon} for {_terms(info)}?", yes=yes)
-        pk = _unlock(account).purchase_key
+        keys = _unlock(account)
         with transfer_progress(f"{product} {addon}", not as_json) as bar:
-            done = buy_addon(
-                G.home, api, account, cat, product, addon, purchase_key=pk, progress=bar
-            )
+            done = buy_addon(G.home, api, account, cat, product, addon, keys=keys, progress=bar)
     if as_json:
         emit_json(done.__dict__)
     else:
@@ -600,10 +598,10 @@ def open_(
                 console.print(f"Installed {done.product} {done.version} in {done.path}")
         if plan.buys and plan.handoff.addon is not None and plan.catalog is not None:
             product, addon, cat = plan.handoff.product, plan.handoff.addon, plan.catalog
-            pk = _unlock(account).purchase_key
+            keys = _unlock(account)
             with transfer_progress(f"{product} {addon}", not as_json) as bar:
                 bought = buy_addon(
-                    G.home, api, account, cat, product, addon, purchase_key=pk, progress=bar
+                    G.home, api, account, cat, product, addon, keys=keys, progress=bar
                 )
             report["bought"] = bought.__dict__
             if not as_json:

@@ -194,6 +194,13 @@ def serve(
         folder.check_private()
     except StoreFolderError as exc:
         raise fail(str(exc), Exit.USAGE) from exc
+    if host in ("0.0.0.0", "::") and folder.config.public_url is None:  # noqa: S104
+        raise fail(
+            f"on {host} the store cannot name its own URL (it never takes it from a Host "
+            f"header): set public_url in {folder.config_path}, e.g. "
+            '`public_url = "https://shop.example"`',
+            Exit.USAGE,
+        )
     ctx = open_store(folder)
     repaired = ctx.orders.repair_pending()
     if repaired:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tollgate.client.account import Account
+from tollgate.client.account import Account, Unlocked
 from tollgate.client.api import Progress, Signer, StoreAPI
 from tollgate.client.catalog import Catalog
 from tollgate.client.download import fetch_file, signed_parts
 from tollgate.client.errors import IntegrityFailure, UsageError
+from tollgate.client.meter import start_meter
 from tollgate.crypto import CryptoError
 from tollgate.runtime.home import ClientHome, write_json
 from tollgate.runtime.machine import os_release
@@ -154,14 +155,16 @@ def buy(
     product: str,
     addon: str,
     *,
-    purchase_key: bytes,
+    keys: Unlocked,
     progress: Progress | None = None,
 ) -> Purchase:
+    """Order the add-on (charged once), fetch its encrypted files into the vault, keep the
+    licence, and start the store's meter if this machine has none (client/meter.py)."""
     if home.state.product(account.store_id, product) is None:
         raise UsageError(f"install {product} first: `tollgate install {product}`")
     info = catalog.addon(product, addon)
     version = catalog.product(product)["version"]
-    signer = Signer(account.customer_id, purchase_key)
+    signer = Signer(account.customer_id, keys.purchase_key)
     outcome, licence = place_order(api, account, signer, product, addon, version)
     signed = {f["digest"]: f for f in info["files"]}
     vault = []
@@ -188,6 +191,7 @@ def buy(
         action="buy",
         detail=f"{addon} (order {outcome['order_id']})",
     )
+    start_meter(home, account, keys, licence.issued_at)
     return Purchase(
         outcome["order_id"],
         int(outcome["amount"]),

@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 from tollgate.client.account import Account, Unlocked
 from tollgate.client.api import Signer, StoreAPI
 from tollgate.client.errors import IntegrityFailure, Refused
+from tollgate.client.meter import MeterAccess
 from tollgate.crypto import CryptoError
-from tollgate.crypto.keys import time_mark_key
 from tollgate.files import exclusive
 from tollgate.runtime.home import ClientHome, write_json
-from tollgate.runtime.meter import Meter, read_meter, write_meter
+from tollgate.runtime.meter import Meter
 from tollgate.runtime.state import BoughtAddOn, now_iso, record_history
 from tollgate.wire.licence import parse_licence
 
@@ -63,31 +62,6 @@ class SyncReport:
         }
 
 
-@dataclass(frozen=True)
-class _MeterAccess:
-    """The sealed meter of one account (runtime/meter.py), opened with ``K``."""
-
-    key: bytes
-    store_id: str
-    customer_id: str
-
-    def read(self, conn: sqlite3.Connection) -> Meter | None:
-        """The meter, or None when there is none or it is damaged (the renewal then says so
-        and the store decides)."""
-        try:
-            return read_meter(conn, self.key, self.store_id, self.customer_id)
-        except CryptoError:
-            return None
-
-    def write(self, conn: sqlite3.Connection, meter: Meter) -> None:
-        write_meter(conn, self.key, self.store_id, self.customer_id, meter)
-
-    @classmethod
-    def of(cls, account: Account, keys: Unlocked) -> _MeterAccess:
-        key = time_mark_key(keys.customer_key, account.store_id, account.customer_id)
-        return cls(key, account.store_id, account.customer_id)
-
-
 def sync_store(home: ClientHome, api: StoreAPI, account: Account, keys: Unlocked) -> SyncReport:
     """One sync at a time per store (a background one and `tollgate sync` wait for each
     other): two interleaved renewals would declare meter generations out of order."""
@@ -106,7 +80,7 @@ def send_uses(
     uses sent (a use recorded meanwhile is numbered after them); the meter is written back in
     it with its generation raised, so the generation declared is newer than any copy of the
     client state made before."""
-    access = _MeterAccess.of(account, keys)
+    access = MeterAccess.of(account, keys)
     with home.state.transaction() as conn:
         declared = access.read(conn)
         if declared is not None:  # any copy made before this sync now has a lower generation
@@ -159,7 +133,7 @@ def renew_leases(
     report: SyncReport,
     meter: Meter | None,
 ) -> None:
-    access = _MeterAccess.of(account, keys)
+    access = MeterAccess.of(account, keys)
     held = {b.order_id: b for b in home.state.bought(account.store_id)}
     if not held:
         return

@@ -13,6 +13,7 @@ TollgateRuntimeError
 │   ├── OSReleaseChanged           "os_release": a new OS release needs a new purchase
 │   ├── UsesExhausted              "uses"
 │   ├── OfflineUsesExhausted       "offline": the offline allowance is used; sync first
+│   ├── MeterMissing               "meter": the sealed meter is gone; sync first
 │   ├── ClockMovedBack             "clock": the clock is behind the time last seen
 │   └── PaymentDeclined            "declined": a metered use was declined; update the card
 └── AddOnIntegrityError            tampered, or not openable on this machine. Never run.
@@ -73,6 +74,13 @@ class OfflineUsesExhausted(LicenceNotValid):
     """As many uses as the licence allows without the store hearing of them are unsent."""
 
     reason = "offline"
+
+
+class MeterMissing(LicenceNotValid):
+    """A metered add-on, and no sealed meter to count its uses: removed, or a state from
+    before meters. `tollgate sync` restores it (or the store holds the renewal)."""
+
+    reason = "meter"
 
 
 class ClockMovedBack(LicenceNotValid):

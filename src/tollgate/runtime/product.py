@@ -38,6 +38,7 @@ from tollgate.runtime.errors import (
     ClientStateDamaged,
     ClockMovedBack,
     LicenceNotValid,
+    MeterMissing,
     OfflineUsesExhausted,
     PaymentDeclined,
     ProductAmbiguous,
@@ -74,6 +75,7 @@ class _Derived:
     mark_key: bytes  # seals the meter
     customer_id: str
     meter: Meter
+    meter_on_disk: bool = False  # only the download program starts a meter (client/meter.py)
 
 
 class Product:
@@ -167,6 +169,11 @@ class Product:
         licence = self._licence(addon)
         derived = self._derive()
         now = self._clock()
+        if not derived.meter_on_disk and (licence.policy.uses or licence.policy.per_use):
+            raise MeterMissing(
+                f"{self.name} add-on {addon}: this machine's sealed record of its uses is "
+                "missing. Go online and run `tollgate sync`"
+            )
         self._see(derived, max(now, licence.issued_at))
         facts = Facts(
             now=now,
@@ -426,12 +433,15 @@ class Product:
         }
         del customer_key
         self._derived = _Derived(wrapping, mark_key, customer_id, Meter())
-        self._derived.meter = self._read_meter(self._derived)
+        found = self._read_meter(self._derived)
+        self._derived.meter, self._derived.meter_on_disk = found or Meter(), found is not None
         return self._derived
 
-    def _read_meter(self, derived: _Derived, conn: sqlite3.Connection | None = None) -> Meter:
-        """The sealed meter (runtime/meter.py), read in ``conn`` when given; an empty one when
-        none was written yet (the store notices a removed one at the next renewal)."""
+    def _read_meter(
+        self, derived: _Derived, conn: sqlite3.Connection | None = None
+    ) -> Meter | None:
+        """The sealed meter (runtime/meter.py), read in ``conn`` when given; None when there is
+        none (the store notices a removed one at the next renewal)."""
         try:
             if conn is None:
                 with self._home.state.reading() as conn:
@@ -443,12 +453,15 @@ class Product:
                 f"the record of the last time {self.name} ran is damaged ({exc}). Go online "
                 "and run `tollgate sync` to restore it from the store's time"
             ) from exc
-        return meter or Meter()
+        return meter
 
     def _see(self, derived: _Derived, seen: dt.datetime) -> None:
         """Raise the mark to ``seen`` (written when it moves by more than ``MARK_STEP``)."""
         mark = derived.meter.mark
         if mark is not None and seen <= mark + MARK_STEP:
+            return
+        if not derived.meter_on_disk:  # the runtime never starts one: in memory only
+            derived.meter.seen(seen)
             return
         try:
             self._update_meter(derived, lambda _conn, meter: meter.seen(seen))
@@ -462,6 +475,11 @@ class Product:
         transaction (another process may have moved it since it was read)."""
         with self._home.state.transaction() as conn:
             meter = self._read_meter(derived, conn)
+            if meter is None:
+                raise MeterMissing(
+                    f"{self.name}: this machine's sealed record of uses is missing. Go online "
+                    "and run `tollgate sync`"
+                )
             change(conn, meter)
             write_meter(conn, derived.mark_key, self.store_id, derived.customer_id, meter)
         derived.meter = meter

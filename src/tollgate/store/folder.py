@@ -135,13 +135,18 @@ class StoreFolder:
         return folder
 
     def check_private(self) -> None:
-        """Refuse a store folder whose files or folders others may read or write: the
-        database holds sealed keys and customers' details, keys/ the store's secrets."""
-        exposed = [
-            p
-            for p in [self.path, *sorted(self.path.rglob("*"))]
-            if not p.is_symlink() and p.stat().st_mode & 0o077
-        ]
+        """Refuse a store folder whose files or folders others may read or write, or that holds
+        a symbolic link: the database holds sealed keys and customers' details, keys/ the
+        store's secrets."""
+        everything = [self.path, *sorted(self.path.rglob("*"))]
+        links = [p for p in everything if p.is_symlink()]
+        if links:
+            raise StoreFolderError(
+                f"{links[0]} is a symbolic link: the store folder must hold its own files "
+                "(a link could lead to a folder others can read); replace it with what it "
+                "points at"
+            )
+        exposed = [p for p in everything if p.stat().st_mode & 0o077]
         if exposed:
             names = ", ".join(str(p.relative_to(self.path.parent)) for p in exposed[:5])
             raise StoreFolderError(

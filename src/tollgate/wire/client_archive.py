@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from packaging.version import InvalidVersion, Version
 
-from tollgate.files import open_plain, plain_files
+from tollgate.files import open_below, plain_files
 
 ARCHIVE_NAME = "tollgate-client.zip"
 PACKAGE = "tollgate"
@@ -47,8 +47,9 @@ def client_target(version: str) -> str:
 
 def build_archive(package_dir: Path) -> bytes:
     """A deterministic zip of the package at ``package_dir`` (a folder named ``tollgate``).
-    A symbolic link anywhere in the folder raises `tollgate.files.UnsafeTree`: the archive
-    is published, and a link could bring in any file of the machine."""
+    A symbolic link anywhere in the folder, or a file with a second name (a hard link), raises
+    `tollgate.files.UnsafeTree`: the archive is published, and either could bring in any file
+    of the machine. Files are opened without following links on the way (`open_below`)."""
     files = [
         rel
         for rel in plain_files(package_dir, skip_dirs=_SKIPPED_DIRS)
@@ -60,7 +61,7 @@ def build_archive(package_dir: Path) -> bytes:
             info = zipfile.ZipInfo(f"{PACKAGE}/{rel}", date_time=_EPOCH)
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            with open_plain(package_dir / rel) as fh:
+            with open_below(package_dir, rel) as fh:
                 zf.writestr(info, fh.read())
     data = out.getvalue()
     read_archive(data)  # what we build, we can read

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 
-# C0 and C1 controls but tab and newline, and the bidirectional controls.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls but tab and newline; the bidirectional controls; zero-width space, line
+# and paragraph separators and the byte-order mark (look-alike text). Zero-width (non-)joiners
+# stay: scripts and emoji need them.
+_CONTROLS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 def clean(text: str) -> str:

@@ -125,7 +125,14 @@ def _document(
 def issue_licence(
     s: Session, keys: StoreKeys, *, store_id: str, order: Order, now: dt.datetime
 ) -> Licence:
-    """Create the licence for a paid order inside the caller's transaction."""
+    """Create the licence for a paid order inside the caller's transaction. From the first
+    licence on, the store expects the customer's machine to declare a meter at each renewal
+    (the download program starts one with the purchase: client/meter.py)."""
+    s.execute(
+        update(Customer)
+        .where(Customer.id == order.customer_id, Customer.meter_generation == 0)
+        .values(meter_generation=1)
+    )
     licence_id = "lic_" + secrets.token_hex(12)
     counter = _next_counter(s, order.customer_id)
     licence = Licence(

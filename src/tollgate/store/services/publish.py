@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import io
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ from tollgate.store.repository import Repository
 from tollgate.store.services.catalog import publish_release
 from tollgate.wire import zstd
 from tollgate.wire.targets import patch_stream_id
+from tollgate.wire.text import clean
 
 PATCH_BASES = 2  # patches are made from this many earlier releases
 PATCH_WORTH = 0.5  # a patch is kept only when at most this fraction of the whole file
@@ -276,8 +278,7 @@ def publish(
 ) -> Published:
     """Publish the release in ``source_dir``. Before anything is written, ``guard`` refuses a
     folder holding the store's, any symbolic link in the folder, and any selected file with
-    the bytes of a store key."""
-    blobs = repository.blobs
+    the bytes of a store key, and the release is made from private copies (`PublishGuard.stage`)."""
     root = guard.check_source(source_dir)
     try:
         files = plain_files(root)
@@ -296,7 +297,40 @@ def publish(
         rel for rel in environment_tags if rel not in core_paths and rel not in in_addons
     ]
     for rel in [*core_paths, *in_addons]:
-        guard.check_file(rel, root / rel)
+        if clean(rel) != rel:
+            raise PublishRefused(f"{rel!r}: a published file's name holds control characters")
+    with tempfile.TemporaryDirectory(prefix="tollgate-publish-") as private:
+        staged = Path(private)
+        guard.stage(root, sorted({*core_paths, *in_addons}), staged)
+        return _publish_staged(
+            session,
+            repository,
+            manifest,
+            staged,
+            core_paths,
+            addon_paths,
+            environment_tags,
+            store_id=store_id,
+            master_key=master_key,
+            now=now,
+        )
+
+
+def _publish_staged(
+    session: Session,
+    repository: Repository,
+    manifest: Manifest,
+    staged: Path,
+    core_paths: list[str],
+    addon_paths: dict[str, list[str]],
+    environment_tags: dict[str, list[str]],
+    *,
+    store_id: str,
+    master_key: bytes,
+    now: dt.datetime,
+) -> Published:
+    """The release, made from the private copies of its files in ``staged``."""
+    blobs = repository.blobs
 
     product = session.scalars(select(Product).where(Product.name == manifest.name)).one_or_none()
     if product is not None:
@@ -314,17 +348,17 @@ def publish(
         if product is not None
         else []
     )
-    rows = [_core(session, blobs, manifest.root, rel) for rel in core_paths]
+    rows = [_core(session, blobs, staged, rel) for rel in core_paths]
     for spec in manifest.addons:
         for rel in addon_paths[spec.name]:
             if spec.free:  # free add-ons travel unencrypted
-                rows.append(_plain(blobs, manifest.root, rel, spec.name))
+                rows.append(_plain(blobs, staged, rel, spec.name))
                 continue
             stream_id = f"{store_id}/{manifest.name}/{version}/{spec.name}/{rel}"
-            source = manifest.root / rel
+            source = staged / rel
             rows.append(_encrypted(blobs, master_key, source, spec.name, rel, stream_id, earlier))
     for row in rows:
-        row.patches = _patches(blobs, master_key, manifest.root, row, earlier)
+        row.patches = _patches(blobs, master_key, staged, row, earlier)
     if product is None:
         product = Product(name=manifest.name)
         session.add(product)

@@ -101,13 +101,23 @@ def _record_missing(s: Session, order: Order, declared: int, now: dt.datetime) -
     return missing
 
 
+def _is_metered(s: Session, order: Order) -> bool:
+    policy = s.get_one(AddOn, order.addon_id).policy
+    return bool(policy.get("uses") or policy.get("per_use"))
+
+
 def _check_meter(
     s: Session, customer: Customer, meter: MeterIn | None, orders: list[Order], now: dt.datetime
 ) -> None:
-    """Hold the customer's renewals if the declared meter does not add up. The first renewal
-    of a machine that has no meter yet sets the generation the store expects to 1, so a meter
-    removed later is noticed too."""
+    """Hold the customer's renewals if the declared meter does not add up. The first licence
+    makes the store expect a meter (store/services/licences.py), so a meter removed before
+    any renewal is noticed too. A machine declaring no meter is held only when it holds a
+    metered licence (``uses`` or ``per_use``): a client state lost with only perpetual or
+    time-limited licences (a damaged disk, reinstalled) has nothing to count."""
     known = customer.meter_generation
+    metered = any(_is_metered(s, order) for order in orders)
+    if meter is None and not metered:
+        return  # a state lost with only unmetered licences: nothing to count, nothing to hold
     if known > 0 and (meter is None or meter.generation < known):
         shown = "none" if meter is None else f"generation {meter.generation}"
         hold_renewals(
