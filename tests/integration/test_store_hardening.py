@@ -90,6 +90,12 @@ def test_declines_store_wide_stop_new_cards_for_everyone(
         live.ctx.close()
 
 
+def serve(folder: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`tollgate store serve` on ``folder``, expected to refuse before it listens."""
+    command = [sys.executable, "-m", "tollgate", "store", "serve", str(folder), *options]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
 def _others_can_read(path: Path) -> bool:
     return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
 
@@ -109,13 +115,7 @@ def test_the_store_folder_is_owner_only_and_serve_refuses_an_open_one(tmp_path: 
     assert [p for p in everything if _others_can_read(p)] == []
     os.chmod(folder, 0o755)  # noqa: S103 (the mistake being tested)
     os.chmod(db, 0o644)
-    served = subprocess.run(
-        [sys.executable, "-m", "tollgate", "store", "serve", str(folder), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    served = serve(folder, "--port", "0")
     assert served.returncode == 2
     assert "chmod -R go-rwx" in served.stderr and "store.db" in served.stderr
     # a keys folder swapped for a link to an open folder is refused too
@@ -123,13 +123,7 @@ def test_the_store_folder_is_owner_only_and_serve_refuses_an_open_one(tmp_path: 
     os.chmod(db, 0o600)
     (folder / "keys").rename(tmp_path / "open-keys")
     (folder / "keys").symlink_to(tmp_path / "open-keys", target_is_directory=True)
-    served = subprocess.run(
-        [sys.executable, "-m", "tollgate", "store", "serve", str(folder), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    served = serve(folder, "--port", "0")
     assert served.returncode == 2 and "symbolic link" in served.stderr
 
 
@@ -174,11 +168,5 @@ def test_serving_on_every_address_needs_the_public_url(tmp_path: Path) -> None:
     init = [sys.executable, "-m", "tollgate", "store", "init", str(folder)]
     assert subprocess.run(init, capture_output=True, check=False).returncode == 0
     every = "0.0.0.0"  # noqa: S104 (refused before anything is bound)
-    served = subprocess.run(
-        [sys.executable, "-m", "tollgate", "store", "serve", str(folder), "--host", every],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    served = serve(folder, "--host", every)
     assert served.returncode == 2 and "public_url" in served.stderr

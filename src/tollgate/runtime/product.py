@@ -35,10 +35,7 @@ from tollgate.runtime.content import Content
 from tollgate.runtime.errors import (
     AddOnIntegrityError,
     AddOnNotLicensed,
-    ClientStateDamaged,
-    ClockMovedBack,
     LicenceNotValid,
-    MeterMissing,
     OfflineUsesExhausted,
     PaymentDeclined,
     ProductAmbiguous,
@@ -48,13 +45,13 @@ from tollgate.runtime.errors import (
 from tollgate.runtime.home import ClientHome, read_json
 from tollgate.runtime.loader import import_package, install_finder
 from tollgate.runtime.machine import machine_id, os_release
-from tollgate.runtime.meter import Meter, read_meter, write_meter
+from tollgate.runtime.meter import Meter
+from tollgate.runtime.metering import RuntimeMeter
 from tollgate.runtime.policy import Facts, check_licence
 from tollgate.runtime.state import BoughtAddOn, InstalledProduct, OfferedAddOn
 from tollgate.wire.licence import Licence, parse_licence
 
 PASSWORD_ENV = "TOLLGATE_PASSWORD"  # noqa: S105 (the name of a variable)
-MARK_STEP = dt.timedelta(minutes=1)  # the mark is rewritten when it would move by more
 # The offline allowance of a metered licence signed before licences named theirs (the store's
 # default, store/services/licences.py OFFLINE_USES).
 DEFAULT_OFFLINE_USES = 20
@@ -72,10 +69,7 @@ class _Derived:
     """What the runtime keeps from ``K``: never ``K`` itself, never the purchase key."""
 
     wrapping_keys: dict[str, bytes]  # licence id -> KWK
-    mark_key: bytes  # seals the meter
-    customer_id: str
-    meter: Meter
-    meter_on_disk: bool = False  # only the download program starts a meter (client/meter.py)
+    meter: RuntimeMeter  # holds the key that seals the meter
 
 
 class Product:
@@ -169,17 +163,14 @@ class Product:
         licence = self._licence(addon)
         derived = self._derive()
         now = self._clock()
-        if not derived.meter_on_disk and (licence.policy.uses or licence.policy.per_use):
-            raise MeterMissing(
-                f"{self.name} add-on {addon}: this machine's sealed record of its uses is "
-                "missing. Go online and run `tollgate sync`"
-            )
-        self._see(derived, max(now, licence.issued_at))
+        if not derived.meter.on_disk and (licence.policy.uses or licence.policy.per_use):
+            raise derived.meter.missing(f"{self.name} add-on {addon}")
+        derived.meter.see(max(now, licence.issued_at))
         facts = Facts(
             now=now,
-            mark=derived.meter.mark,
+            mark=derived.meter.current.mark,
             os_release=os_release(),
-            uses=derived.meter.totals.get(f"{self.name}/{addon}", 0),
+            uses=derived.meter.current.totals.get(f"{self.name}/{addon}", 0),
         )
         check_licence(licence, facts)
         lease = licence.renew_by - licence.issued_at
@@ -246,7 +237,7 @@ class Product:
             meter.totals[counted] = meter.totals.get(counted, 0) + 1
             meter.seen(now)
 
-        self._update_meter(self._derive(), record)
+        self._derive().meter.update(record)
         request_sync(self._home.root, USE_INTERVAL)
         return event_id
 
@@ -432,57 +423,9 @@ class Product:
             for b in self._addons.values()
         }
         del customer_key
-        self._derived = _Derived(wrapping, mark_key, customer_id, Meter())
-        found = self._read_meter(self._derived)
-        self._derived.meter, self._derived.meter_on_disk = found or Meter(), found is not None
+        meter = RuntimeMeter(self._home.state, mark_key, store_id, customer_id, self.name)
+        self._derived = _Derived(wrapping, meter)
         return self._derived
-
-    def _read_meter(
-        self, derived: _Derived, conn: sqlite3.Connection | None = None
-    ) -> Meter | None:
-        """The sealed meter (runtime/meter.py), read in ``conn`` when given; None when there is
-        none (the store notices a removed one at the next renewal)."""
-        try:
-            if conn is None:
-                with self._home.state.reading() as conn:
-                    meter = read_meter(conn, derived.mark_key, self.store_id, derived.customer_id)
-            else:
-                meter = read_meter(conn, derived.mark_key, self.store_id, derived.customer_id)
-        except CryptoError as exc:
-            raise ClockMovedBack(
-                f"the record of the last time {self.name} ran is damaged ({exc}). Go online "
-                "and run `tollgate sync` to restore it from the store's time"
-            ) from exc
-        return meter
-
-    def _see(self, derived: _Derived, seen: dt.datetime) -> None:
-        """Raise the mark to ``seen`` (written when it moves by more than ``MARK_STEP``)."""
-        mark = derived.meter.mark
-        if mark is not None and seen <= mark + MARK_STEP:
-            return
-        if not derived.meter_on_disk:  # the runtime never starts one: in memory only
-            derived.meter.seen(seen)
-            return
-        try:
-            self._update_meter(derived, lambda _conn, meter: meter.seen(seen))
-        except ClientStateDamaged:  # a home that cannot be written still runs
-            derived.meter.seen(seen)
-
-    def _update_meter(
-        self, derived: _Derived, change: Callable[[sqlite3.Connection, Meter], None]
-    ) -> None:
-        """Apply ``change`` to the meter as it is now on disk and write it back, in one write
-        transaction (another process may have moved it since it was read)."""
-        with self._home.state.transaction() as conn:
-            meter = self._read_meter(derived, conn)
-            if meter is None:
-                raise MeterMissing(
-                    f"{self.name}: this machine's sealed record of uses is missing. Go online "
-                    "and run `tollgate sync`"
-                )
-            change(conn, meter)
-            write_meter(conn, derived.mark_key, self.store_id, derived.customer_id, meter)
-        derived.meter = meter
 
 
 def _one_path(product: str, addon: str, paths: list[str], path: str | None) -> str:
