@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from test_cli import tg
+from test_licence_attacks import edit_state, sealed_meter
 from test_purchase import purchase, succeeded_charges
 
 from conftest import Customer, LiveStore, registered, serving, write_tree
@@ -75,17 +75,6 @@ def buyer(timed_store: LiveStore, tmp_path: Path, machine_a: str) -> Customer:
     for name in ADDONS:
         purchase(timed_store, who, "Timed", name)
     return who
-
-
-def sealed_meter(who: Customer) -> str:
-    with sqlite3.connect(who.home.state.path) as conn:
-        return str(conn.execute("SELECT sealed FROM meter").fetchone()[0])
-
-
-def edit_state(who: Customer, sql: str, *params: object) -> None:
-    """What a customer with a SQLite browser does to the client state."""
-    with sqlite3.connect(who.home.state.path) as conn:
-        conn.execute(sql, params)
 
 
 def at(days: float = 0, hour: int | None = None) -> dt.datetime:
