@@ -26,7 +26,7 @@ from common import bench_customer, buy_addon, product_with
 from tollgate.runtime import Product
 from tollgate.runtime.content import PAGE_SIZE
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 

@@ -27,9 +27,9 @@ from common import bench_customer, product
 
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog
-from tollgate.crypto.httpsig import sign_request
+from tollgate.protocol.httpsig import sign_request
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder
 
 SIZE = 256 * 1024 * 1024

@@ -20,7 +20,7 @@ from tollgate.client.account import Account
 from tollgate.client.api import StoreAPI
 from tollgate.client.install import install_product, plan_install
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 

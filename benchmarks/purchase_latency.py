@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 from common import bench_customer, product
 
-from tollgate.crypto.httpsig import sign_request
+from tollgate.protocol.httpsig import sign_request
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 

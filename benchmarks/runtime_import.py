@@ -28,7 +28,7 @@ from tollgate.crypto.keyfile import Binding
 from tollgate.runtime import Product
 from tollgate.runtime.home import ClientHome
 from tollgate.runtime.loader import MemoryFinder
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 

@@ -25,7 +25,7 @@ from tollgate.client.catalog import account_catalog
 from tollgate.client.install import install_product, plan_install
 from tollgate.client.purchase import buy
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 

@@ -20,7 +20,7 @@ from tollgate.client.install import install_product
 from tollgate.client.registration import Registration, register
 from tollgate.crypto.keyfile import Binding
 from tollgate.runtime.home import ClientHome
-from tollgate.store.app import StoreContext, open_store
+from tollgate.store.context import StoreContext, open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import RunningServer, serve_in_thread
 

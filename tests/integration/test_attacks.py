@@ -20,14 +20,14 @@ from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog
 from tollgate.client.errors import IntegrityFailure, Refused
 from tollgate.client.registration import register
-from tollgate.crypto.httpsig import sign_request
 from tollgate.crypto.keyfile import Binding
+from tollgate.protocol.httpsig import sign_request
 from tollgate.runtime.home import ClientHome
 from tollgate.store.db import Customer as CustomerRow
 from tollgate.store.db import Order, SandboxCard
 from tollgate.store.payments import Charge
+from tollgate.store.schemas import OrderRequest
 from tollgate.store.services.orders import OrderService
-from tollgate.wire.schemas import OrderRequest
 
 
 def signed_order(

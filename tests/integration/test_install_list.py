@@ -16,7 +16,7 @@ from mitm import ManInTheMiddle
 from tollgate.client.api import StoreAPI
 from tollgate.client.errors import IntegrityFailure, Refused, UsageError
 from tollgate.client.install import install_product
-from tollgate.wire.environment import Environment
+from tollgate.protocol.environment import Environment
 from tollgate.wire.install_list import MEDIA_TYPE
 
 NATIVE_MANIFEST = """

@@ -14,7 +14,7 @@ from test_attacks import MT_DIC2, post
 from test_purchase import succeeded_charges
 
 from conftest import Customer, LiveStore
-from tollgate.crypto.httpsig import sign_request
+from tollgate.protocol.httpsig import sign_request
 from tollgate.store.db import RequestNonce
 
 

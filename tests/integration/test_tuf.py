@@ -19,7 +19,7 @@ from mitm import ManInTheMiddle, Rewrite, answer
 from tollgate.client.api import StoreAPI
 from tollgate.client.catalog import account_catalog
 from tollgate.client.errors import IntegrityFailure
-from tollgate.store.app import utcnow
+from tollgate.store.context import utcnow
 from tollgate.store.repository import Repository
 
 

@@ -13,7 +13,7 @@ import pytest
 from tollgate.client.addon_update import rebuild_encrypted
 from tollgate.client.errors import IntegrityFailure
 from tollgate.crypto import CryptoError, stream
-from tollgate.wire import zstd
+from tollgate.protocol import zstd
 from tollgate.wire.licence import LicensedFile
 from tollgate.wire.targets import patch_stream_id
 

@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tollgate.crypto import IntegrityError, SignatureError, stream
 from tollgate.crypto.documents import sign_document, verify_document
-from tollgate.crypto.httpsig import RequestView, request_view, sign_request, verify_request
 from tollgate.crypto.keyfile import Binding, KeyFile, seal_key, unseal_key
 from tollgate.crypto.keys import (
     licence_wrapping_key,
@@ -21,6 +20,7 @@ from tollgate.crypto.keys import (
     unwrap_content_key,
     wrap_content_key,
 )
+from tollgate.protocol.httpsig import RequestView, request_view, sign_request, verify_request
 
 KEY = os.urandom(32)
 

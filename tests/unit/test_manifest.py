@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import MT
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.db import Release
 from tollgate.store.folder import StoreFolder
 from tollgate.store.manifest import ManifestError, load_manifest

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tollgate.wire import zstd
+from tollgate.protocol import zstd
 
 
 def packed(data: bytes) -> bytes:

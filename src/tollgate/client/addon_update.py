@@ -39,12 +39,12 @@ from tollgate.client.purchase import VaultFile, place_order, record_addon
 from tollgate.crypto import CryptoError, stream
 from tollgate.crypto.keys import licence_wrapping_key, unwrap_content_key
 from tollgate.files import write_atomic
+from tollgate.protocol import zstd
+from tollgate.protocol.zstd import ZstdFailure
 from tollgate.runtime.home import ClientHome, read_json
 from tollgate.runtime.state import InstalledFile
-from tollgate.wire import zstd
 from tollgate.wire.licence import Licence, LicensedFile, parse_licence
 from tollgate.wire.targets import patch_stream_id
-from tollgate.wire.zstd import ZstdFailure
 
 
 @dataclass(frozen=True)

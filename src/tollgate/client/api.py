@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tollgate.client.errors import IntegrityFailure, Refused, Unreachable
-from tollgate.crypto.httpsig import sign_request
+from tollgate.protocol.httpsig import sign_request
 
 Progress = Callable[[int, int], None]
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)

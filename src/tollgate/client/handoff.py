@@ -25,10 +25,10 @@ from tollgate.client.catalog import Catalog, account_catalog
 from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.client.install import Plan, plan_install
 from tollgate.client.install_list import verify_install_list
+from tollgate.protocol.environment import Environment
 from tollgate.runtime.home import ClientHome
-from tollgate.runtime.state import price_terms
 from tollgate.wire import install_list
-from tollgate.wire.environment import Environment
+from tollgate.wire.addons import price_terms
 from tollgate.wire.handoff import SCHEME, BadHandOff, HandOff, parse_link
 
 MAX_FILE = 1024 * 1024  # an install list is a few KiB; refuse to read a huge file

@@ -39,6 +39,9 @@ from tollgate.client.install_list import (
     VerifiedInstallList,
     fetch_install_list,
 )
+from tollgate.protocol import zstd
+from tollgate.protocol.environment import Environment
+from tollgate.protocol.zstd import ZstdFailure
 from tollgate.runtime.home import ClientHome
 from tollgate.runtime.state import (
     ClientState,
@@ -47,9 +50,6 @@ from tollgate.runtime.state import (
     now_iso,
     record_history,
 )
-from tollgate.wire import zstd
-from tollgate.wire.environment import Environment
-from tollgate.wire.zstd import ZstdFailure
 
 KEEP_VERSIONS = 2
 

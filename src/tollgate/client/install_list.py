@@ -25,8 +25,8 @@ from tollgate.client.download import Part, signed_parts
 from tollgate.client.errors import IntegrityFailure
 from tollgate.client.trust import StoreTrust
 from tollgate.crypto import canonical
+from tollgate.protocol.environment import Environment
 from tollgate.wire import install_list
-from tollgate.wire.environment import Environment
 from tollgate.wire.install_list import MEDIA_TYPE, MalformedInstallList
 from tollgate.wire.targets import parse_file_target, release_target
 

@@ -12,11 +12,12 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from types import ModuleType
 
 from tollgate.runtime.codecache import SealedCode, compile_module
+from tollgate.wire.addons import package_dir_of
 
 VIRTUAL_ROOT = "<tollgate>"
 
@@ -85,19 +86,6 @@ class MemoryFinder(importlib.abc.MetaPathFinder):
                 spec.has_location = True
             return spec
         return None
-
-
-def package_dir_of(paths: Iterable[str]) -> str | None:
-    """The folder of an add-on's top-level package (the shallowest ``__init__.py``), if any;
-    its last part is the package's import name."""
-    inits = sorted(
-        (p for p in paths if p.endswith("/__init__.py") or p == "__init__.py"),
-        key=lambda p: p.count("/"),
-    )
-    if not inits:
-        return None
-    package_dir = str(PurePosixPath(inits[0]).parent)
-    return package_dir if PurePosixPath(package_dir).name.isidentifier() else None
 
 
 def install_finder(

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from tollgate.runtime.errors import ClientStateDamaged
+from tollgate.wire.addons import price_terms
 
 SCHEMA_VERSION = 3
 V1 = """
@@ -125,14 +126,6 @@ class BoughtAddOn:
     revision: int
     licence_id: str
     order_id: str
-
-
-def price_terms(price: int, currency: str, per_use: int | None) -> str:
-    """A price as a customer reads it: "300 JPY", "20 JPY per use", "free"."""
-    parts = [f"{price} {currency}"] if price else []
-    if per_use:
-        parts.append(f"{per_use} {currency} per use")
-    return " + ".join(parts) or "free"
 
 
 @dataclass(frozen=True)

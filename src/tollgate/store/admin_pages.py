@@ -38,7 +38,7 @@ from tollgate.store.services.admin import (
 from tollgate.store.services.errors import StoreError
 
 if TYPE_CHECKING:
-    from tollgate.store.app import StoreContext
+    from tollgate.store.context import StoreContext
 
 NO_STORE = {"Cache-Control": "no-store"}
 CHART_DAYS = 30

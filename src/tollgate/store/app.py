@@ -8,11 +8,8 @@ document with a stable ``code`` (tollgate.wire.problems).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -21,17 +18,16 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tollgate.crypto.httpsig import request_view
-from tollgate.files import UnsafeTree, open_plain
+from tollgate.protocol.httpsig import request_view
 from tollgate.store.admin_pages import admin_router
 from tollgate.store.auth import Caller, authenticate
-from tollgate.store.blobs import DIGEST_RE, BlobStore
+from tollgate.store.blobs import DIGEST_RE
 from tollgate.store.bootstrap import bootstrap_router
+from tollgate.store.context import StoreContext
 from tollgate.store.db import (
     AddOn,
     ClientRelease,
@@ -39,158 +35,28 @@ from tollgate.store.db import (
     Order,
     Patch,
     ReleasedFile,
-    make_engine,
-    make_sessionmaker,
 )
-from tollgate.store.folder import StoreFolder
 from tollgate.store.install_routes import install_router
-from tollgate.store.migrate import upgrade
 from tollgate.store.pages import STATIC
-from tollgate.store.payments import Gateway
-from tollgate.store.payments.sandbox import SandboxGateway
-from tollgate.store.publish_guard import PublishRefused
 from tollgate.store.ratelimit import RateLimiter
-from tollgate.store.repository import Repository
-from tollgate.store.services.card import update_card
-from tollgate.store.services.catalog import ensure_repository
-from tollgate.store.services.client_releases import ensure_client_release, publish_client
-from tollgate.store.services.errors import StoreError
-from tollgate.store.services.orders import OrderService
-from tollgate.store.services.publish import Published, publish
-from tollgate.store.services.registration import register
-from tollgate.store.services.renewal import renew_leases
-from tollgate.store.services.usage import UsageService
-from tollgate.store.storefront import storefront_router
-from tollgate.store.tuf_routes import tuf_router
-from tollgate.wire.client_archive import build_archive
-from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
-from tollgate.wire.schemas import (
+from tollgate.store.schemas import (
     CardUpdateRequest,
     OrderRequest,
     RegistrationRequest,
     RenewalRequest,
     UsageRequest,
 )
+from tollgate.store.services.card import update_card
+from tollgate.store.services.errors import StoreError
+from tollgate.store.services.registration import register
+from tollgate.store.services.renewal import renew_leases
+from tollgate.store.storefront import storefront_router
+from tollgate.store.tuf_routes import tuf_router
+from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
 
 log = logging.getLogger("tollgate.store")
 MAX_BODY = 64 * 1024
 CARD_UPDATES_PER_HOUR = 5  # per customer: a signed customer is no card-testing oracle either
-Clock = Callable[[], dt.datetime]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@dataclass
-class StoreContext:
-    folder: StoreFolder
-    sessions: sessionmaker[Session]
-    gateway: Gateway
-    clock: Clock
-    orders: OrderService
-    usage: UsageService
-    registration_limit: RateLimiter
-    repository: Repository
-    served_at: str | None = None  # set by the server (store/server.py) once it listens
-
-    @property
-    def store_id(self) -> str:
-        return self.folder.config.store_id
-
-    @property
-    def public_url(self) -> str:
-        """The URL customers reach the store at: ``public_url`` in store.toml, else where the
-        server listens. What the store names in installers and install lists; never a Host
-        header, which anyone can set."""
-        url = self.folder.config.public_url or self.served_at
-        if url is None:
-            raise StoreError("internal_error", "the store does not know its public URL")
-        return url.rstrip("/")
-
-    def publish(self, source_dir: Path) -> Published:
-        """Publish a release from ``source_dir`` (its ``tollgate.toml``), signed into TUF."""
-        with self.sessions.begin() as s:
-            return publish(
-                s,
-                self.repository,
-                store_id=self.store_id,
-                master_key=self.folder.keys.master,
-                source_dir=source_dir,
-                guard=self.folder.publish_guard(),
-                now=self.clock(),
-            )
-
-    def publish_client(self, source: bytes | Path) -> ClientRelease:
-        """Publish a download program as the latest client: an archive (wire/client_archive.py),
-        as bytes or a file, or a ``tollgate`` package folder to archive."""
-        guard = self.folder.publish_guard()
-        if isinstance(source, Path):
-            root = guard.check_source(source)
-            if root.is_dir():
-                try:
-                    archive = build_archive(root)
-                except UnsafeTree as exc:
-                    raise PublishRefused(f"{exc}: publish-client follows no link") from exc
-            else:
-                with open_plain(root) as fh:
-                    archive = fh.read()
-        else:
-            archive = source
-        with self.sessions.begin() as s:
-            row = publish_client(s, self.repository, archive, guard=guard, now=self.clock())
-            s.expunge(row)
-            return row
-
-    def rotate_keys(self, roles: list[str]) -> tuple[int, list[str]]:
-        """New TUF keys for ``roles``; returns the new root version and the retired key ids,
-        whose files are removed once the new metadata is committed."""
-        with self.sessions.begin() as s:
-            retired = self.repository.rotate(s, roles)
-            row = self.repository.latest_row(s, "root")
-            version = 0 if row is None else row.version
-        self.repository.keys.remove(retired)
-        return version, retired
-
-    def close(self) -> None:
-        """Close the database connections (before a fork, or when a test is done)."""
-        self.sessions.kw["bind"].dispose()
-
-
-def open_store(
-    folder: StoreFolder,
-    *,
-    clock: Clock = utcnow,
-    gateway: Gateway | None = None,
-    registrations_per_minute: int = 10,
-    database_url: str | None = None,
-) -> StoreContext:
-    engine = make_engine(database_url or folder.config.database_url)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    gateway = gateway or SandboxGateway(sessions, clock)
-    orders = OrderService(sessions, gateway, folder.keys, folder.config.store_id, clock)
-    blobs = BlobStore(folder.blobs_dir, folder.config.part_size)
-    repository = Repository(folder.keys.tuf, blobs, clock)
-    try:
-        with sessions.begin() as s:
-            ensure_repository(
-                s, repository, folder.keys, store_id=folder.config.store_id, name=folder.config.name
-            )
-        with sessions.begin() as s:
-            ensure_client_release(s, repository, guard=folder.publish_guard(), now=clock())
-    except IntegrityError:
-        pass  # another store process on this database created it first
-    return StoreContext(
-        folder,
-        sessions,
-        gateway,
-        clock,
-        orders,
-        UsageService(sessions, gateway, clock),
-        RateLimiter(registrations_per_minute, 60.0),
-        repository,
-    )
 
 
 def problem(code: str, detail: str, **extra: object) -> JSONResponse:

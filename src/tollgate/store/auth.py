@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tollgate.crypto import IntegrityError, SignatureError
-from tollgate.crypto.httpsig import WINDOW, RequestView, signature_key_id, verify_request
 from tollgate.crypto.keys import open_secret
+from tollgate.protocol.httpsig import WINDOW, RequestView, signature_key_id, verify_request
 from tollgate.store.db import Customer, RequestNonce
 from tollgate.store.services.errors import StoreError
 

@@ -32,7 +32,7 @@ from tollgate.store.services.client_releases import client_requirements, latest_
 from tollgate.wire.client_archive import read_archive
 
 if TYPE_CHECKING:
-    from tollgate.store.app import StoreContext
+    from tollgate.store.context import StoreContext
 
 INSTALLER_NAME = "tollgate-setup.pyz"
 _EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tollgate.crypto import canonical
+from tollgate.protocol.environment import BadEnvironment, Environment
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.install_list import build_install_list
-from tollgate.wire.environment import BadEnvironment, Environment
 from tollgate.wire.handoff import HandOff
 from tollgate.wire.install_list import MEDIA_TYPE
 
 if TYPE_CHECKING:
-    from tollgate.store.app import StoreContext
+    from tollgate.store.context import StoreContext
 
 
 async def install_list_for(

@@ -18,7 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from tollgate.files import plain_files
-from tollgate.wire.environment import TAG_RE
+from tollgate.protocol.environment import TAG_RE
 from tollgate.wire.targets import NAME_RE
 from tollgate.wire.text import clean
 
@@ -59,7 +59,7 @@ class AddOnSpec:
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
-    """Files that belong only on machines with one of ``tags`` (wire/environment.py)."""
+    """Files that belong only on machines with one of ``tags`` (protocol/environment.py)."""
 
     tags: list[str]
     files: list[str]

@@ -16,7 +16,7 @@ import tollgate.web
 from tollgate.wire.text import clean
 
 if TYPE_CHECKING:
-    from tollgate.store.app import StoreContext
+    from tollgate.store.context import StoreContext
 
 WEB = Path(tollgate.web.__file__).parent
 TEMPLATES = WEB / "templates"

@@ -23,7 +23,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from tollgate.store.app import StoreContext, build_asgi
+from tollgate.store.app import build_asgi
+from tollgate.store.context import StoreContext
 
 REQUEST_TIMEOUT = 10.0  # seconds
 KEEP_ALIVE = 5  # seconds an idle keep-alive connection stays open

@@ -17,16 +17,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tollgate.crypto import canonical
+from tollgate.protocol.environment import Environment
 from tollgate.store.install_routes import install_list_for
 from tollgate.store.pages import Pages
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.storefront import ProductView, list_products, product_view
-from tollgate.wire.environment import Environment
 from tollgate.wire.handoff import HandOff
 from tollgate.wire.install_list import MEDIA_TYPE
 
 if TYPE_CHECKING:
-    from tollgate.store.app import StoreContext
+    from tollgate.store.context import StoreContext
 
 FILE_SUFFIX = ".tollgate"
 

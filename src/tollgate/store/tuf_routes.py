@@ -24,7 +24,7 @@ from tollgate.store.services.errors import StoreError
 from tollgate.wire.client_archive import ARCHIVE_NAME
 
 if TYPE_CHECKING:
-    from tollgate.store.app import StoreContext
+    from tollgate.store.context import StoreContext
 
 METADATA_NAME = re.compile(r"^([1-9][0-9]{0,9})\.([A-Za-z0-9_.-]{1,120})\.json$")
 DOCUMENT_NAME = re.compile(r"^([0-9a-f]{64})\.([a-z]+\.json)$")

@@ -20,10 +20,10 @@ from tollgate.crypto.sealing import sealing_info
 from tollgate.store.db import Customer
 from tollgate.store.folder import StoreKeys
 from tollgate.store.payments import Gateway
+from tollgate.store.schemas import CardUpdateRequest, SealedCardUpdate
 from tollgate.store.services.card_checks import check_card
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.registration import card_summary, open_sealed
-from tollgate.wire.schemas import CardUpdateRequest, SealedCardUpdate
 
 
 def update_card(

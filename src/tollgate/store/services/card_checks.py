@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tollgate.crypto.kdf import hkdf
 from tollgate.store.db import CardDecline
 from tollgate.store.payments import CardDeclined, CardDetails, CardToken, Gateway
+from tollgate.store.schemas import CardIn
 from tollgate.store.services.errors import StoreError
-from tollgate.wire.schemas import CardIn
 
 log = logging.getLogger("tollgate.store")
 DECLINED = "The card was declined. Check the details or use another card."

@@ -19,10 +19,10 @@ from tuf.api.metadata import TargetFile
 
 from tollgate.crypto import canonical
 from tollgate.crypto.documents import public_key_b64
-from tollgate.runtime.loader import package_dir_of
 from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
 from tollgate.store.folder import StoreKeys
 from tollgate.store.repository import Repository
+from tollgate.wire.addons import package_dir_of
 from tollgate.wire.targets import file_target, patch_target, release_target
 
 

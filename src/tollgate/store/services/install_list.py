@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tollgate.protocol.environment import Environment
 from tollgate.store.db import Product
 from tollgate.store.services.catalog import (
     install_entry,
@@ -24,7 +25,6 @@ from tollgate.store.services.catalog import (
 from tollgate.store.services.client_releases import latest_client
 from tollgate.store.services.errors import StoreError
 from tollgate.wire import install_list
-from tollgate.wire.environment import Environment
 from tollgate.wire.handoff import HandOff
 from tollgate.wire.targets import release_target
 

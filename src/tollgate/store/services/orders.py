@@ -38,10 +38,10 @@ from tollgate.crypto import canonical
 from tollgate.store.db import AddOn, Customer, Licence, Order, Product, Release
 from tollgate.store.folder import StoreKeys
 from tollgate.store.payments import Charge, Gateway
+from tollgate.store.schemas import OrderRequest
 from tollgate.store.services.charging import charge_once
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.licences import issue_licence
-from tollgate.wire.schemas import OrderRequest
 
 log = logging.getLogger("tollgate.store.orders")
 

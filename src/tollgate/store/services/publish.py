@@ -36,13 +36,13 @@ from tollgate.crypto import stream
 from tollgate.crypto.keys import open_secret, seal_secret
 from tollgate.crypto.stream import Writable
 from tollgate.files import UnsafeTree, open_plain, plain_files
+from tollgate.protocol import zstd
 from tollgate.store.blobs import Blob, BlobStore
 from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
 from tollgate.store.manifest import Manifest, ManifestError, expand, load_manifest
 from tollgate.store.publish_guard import PublishGuard, PublishRefused
 from tollgate.store.repository import Repository
 from tollgate.store.services.catalog import publish_release
-from tollgate.wire import zstd
 from tollgate.wire.targets import patch_stream_id
 from tollgate.wire.text import clean
 

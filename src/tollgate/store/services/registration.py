@@ -25,9 +25,9 @@ from tollgate.crypto.sealing import sealing_info
 from tollgate.store.db import Customer
 from tollgate.store.folder import StoreKeys
 from tollgate.store.payments import CardToken, Gateway
+from tollgate.store.schemas import RegistrationRequest, SealedRegistration
 from tollgate.store.services.card_checks import check_card
 from tollgate.store.services.errors import StoreError
-from tollgate.wire.schemas import RegistrationRequest, SealedRegistration
 
 log = logging.getLogger("tollgate.store.registration")
 M = TypeVar("M", bound=BaseModel)

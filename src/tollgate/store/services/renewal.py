@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from tollgate.store.db import AddOn, Customer, Licence, Order, UsageEvent
 from tollgate.store.folder import StoreKeys
+from tollgate.store.schemas import MeterIn
 from tollgate.store.services.licences import renew_licence
-from tollgate.wire.schemas import MeterIn
 
 MAX_MISSING = 1000
 

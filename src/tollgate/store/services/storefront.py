@@ -13,10 +13,10 @@ from packaging.version import Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from tollgate.runtime.state import price_terms
 from tollgate.store.db import AddOn, Product, Release
 from tollgate.store.services.catalog import latest_release
 from tollgate.store.services.errors import StoreError
+from tollgate.wire.addons import price_terms
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tollgate.store.db import AddOn, Customer, Order, UsageEvent
 from tollgate.store.payments import Gateway
+from tollgate.store.schemas import UseIn
 from tollgate.store.services.charging import charge_once
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.orders import rowcount
 from tollgate.store.services.renewal import hold_renewals, order_stands
-from tollgate.wire.schemas import UseIn
 
 
 def _result(row: UsageEvent) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import httpx
 from rich.rule import Rule
 
 from tollgate.cli.output import console, styled
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import serve_in_thread
 from tollgate.store.services import admin

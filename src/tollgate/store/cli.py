@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tollgate.cli.output import console, emit_json, fail
 from tollgate.store.admin_sessions import AdminSessions
-from tollgate.store.app import open_store
+from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder, StoreFolderError
 from tollgate.store.manifest import ManifestError
 from tollgate.store.publish_guard import PublishRefused
@@ -315,3 +315,18 @@ def stop_selling(directory: DirArg, customer_id: str) -> None:
     except StoreError as exc:
         raise fail(exc.detail, Exit.USAGE) from exc
     console.print(f"Stopped selling to {customer_id}; all but the id erased")
+
+
+def demo(
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo's files here.")] = None,
+) -> None:
+    """The whole story end to end, on loopback, in a temporary folder."""
+    from tollgate.store.demo import run_demo
+
+    raise typer.Exit(run_demo(keep))
+
+
+def add_commands(app: typer.Typer) -> None:
+    """The ``tollgate.commands`` entry point: ``tollgate store …`` and ``tollgate demo``."""
+    app.add_typer(store_app, name="store")
+    app.command("demo")(demo)
