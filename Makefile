@@ -3,33 +3,57 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Inside the package: the store hands the download program's share of it, hashes included, to
-# the bootstrap installer (store/services/client_releases.py).
-LOCK   := src/tollgate/requirements.lock
+# Every package the three distributions and the development tools need, pinned with hashes.
+LOCK   := requirements.lock
+# The three distributions (docs/architecture.md), each with its own pyproject.toml.
+PACKAGES := packages/runtime packages/client packages/store
+SOURCES  := $(shell find $(PACKAGES) -name '*.py' -o -name '*.toml' -o -name '*.html' -o -name '*.css' -o -name '*.mako')
+DIST     := dist
+WHEELHOUSE := $(DIST)/wheelhouse
 
-.PHONY: demo test lint typecheck lock bench clean
+.PHONY: demo test lint typecheck lock bench clean dist
 
 # The browser test drives Debian's Chromium (not a browser downloaded by a test tool).
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(STAMP): $(LOCK) pyproject.toml
+$(STAMP): $(LOCK) $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq --upgrade "pip>=24"
 	$(BIN)/python -m pip install -qq --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation $(addprefix -e ,$(PACKAGES))
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/tollgate demo
+# The three wheels, and in $(WHEELHOUSE) every wheel they need on this machine, each checked
+# against the lock's hashes (tollgate store publish-client takes the download program's share;
+# the tests install each distribution alone from there, with no index).
+dist: $(DIST)/.built
 
-LINTED := $(wildcard src tests benchmarks examples)
+$(DIST)/.built: $(STAMP) $(SOURCES) $(WHEELHOUSE)/.downloaded
+	rm -rf $(DIST)/*.whl $(WHEELHOUSE)/tollgate*.whl $(addsuffix /build,$(PACKAGES))
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) $(PACKAGES)
+	rm -rf $(addsuffix /build,$(PACKAGES)) $(addsuffix /src/*.egg-info,$(PACKAGES))
+	cp $(DIST)/tollgate_runtime-*.whl $(WHEELHOUSE)/
+	$(BIN)/python tools/pins.py tollgate --lock $(LOCK) --wheels $(DIST) > $(DIST)/client-requirements.txt
+	touch $@
+
+$(WHEELHOUSE)/.downloaded: $(STAMP) $(LOCK)
+	mkdir -p $(WHEELHOUSE)
+	$(BIN)/python tools/pins.py tollgate-store --lock $(LOCK) --third-party > $(DIST)/store-third-party.txt
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --require-hashes \
+		-r $(DIST)/store-third-party.txt -d $(WHEELHOUSE)
+	touch $@
+
+demo: $(STAMP) dist
+	$(BIN)/tollgate demo --client $(DIST)
+
+LINTED := $(wildcard packages tests benchmarks examples tools)
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) dist
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
@@ -45,13 +69,15 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-# Regenerate the lock after changing dependencies in pyproject.toml.
+# Regenerate the lock after changing a distribution's dependencies (requirements-dev.in names
+# the three distributions and the development tools; their own lines are left out of the lock).
 lock:
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet pip-tools
-	.lock-venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --extra dev \
-		--output-file $(LOCK) pyproject.toml
-	rm -rf .lock-venv
+	.lock-venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+		--output-file $(LOCK).new requirements-dev.in
+	grep -v '^-e ' $(LOCK).new > $(LOCK)
+	rm -rf .lock-venv $(LOCK).new
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DIST) .mypy_cache .pytest_cache .ruff_cache

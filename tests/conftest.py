@@ -23,6 +23,7 @@ from tollgate.runtime.home import ClientHome
 from tollgate.store.context import StoreContext, open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import RunningServer, serve_in_thread
+from wheels import ClientDist, client_dist
 
 ROOT = Path(__file__).resolve().parent.parent
 MT = ROOT / "examples" / "mt"
@@ -184,6 +185,20 @@ def store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
     finally:
         live.server.stop()
         live.ctx.close()
+
+
+@pytest.fixture(scope="session")
+def own_client(tmp_path_factory: pytest.TempPathFactory) -> ClientDist:
+    """This checkout's download program and runtime as wheels, with every wheel they need (from
+    ``make dist``'s wheelhouse): what a vendor gives ``tollgate store publish-client``."""
+    return client_dist(tmp_path_factory.mktemp("client-dist"))
+
+
+@pytest.fixture
+def client_store(store: LiveStore, own_client: ClientDist) -> LiveStore:
+    """The store, with this checkout's download program published (its installer works)."""
+    store.ctx.publish_client(own_client.program, own_client.wheelhouse, own_client.requirements)
+    return store
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,9 +13,8 @@ from pathlib import Path
 import httpx
 from packaging.version import Version
 
-import tollgate
 from conftest import MACHINE_A, LiveStore
-from tollgate.wire.client_archive import build_archive
+from wheels import ClientDist
 
 CARD = ["--card", "4242424242424242", "--expiry", "12/34", "--cvc", "123"]
 PERSON = ["--name", "Hanako", "--email", "hanako@example.jp", "--country", "JP"]
@@ -42,11 +40,11 @@ def environment(home: Path | None = None) -> dict[str, str]:
 
 
 def run_installer(
-    pyz: Path, *args: str, python: str = sys.executable
+    pyz: Path, *args: str, python: str = sys.executable, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [python, str(pyz), *args],
-        env=environment(),
+        env={**environment(), **(env or {})},
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -88,14 +86,21 @@ class Installed:
         return sorted(p.name for p in (self.program / "slots").iterdir())
 
 
-def bootstrap(store: LiveStore, where: Path) -> Installed:
+def bootstrap(store: LiveStore, where: Path, *, env: dict[str, str] | None = None) -> Installed:
     """A newcomer: download the installer from the store, run it, registered."""
     where.mkdir(parents=True, exist_ok=True)
     pyz = where / "tollgate-setup.pyz"
     pyz.write_bytes(installer_bytes(store))
     installed = Installed(where / "program", where / "home")
     done = run_installer(
-        pyz, "--dir", str(installed.program), "--home", str(installed.home), *PERSON, *CARD
+        pyz,
+        "--dir",
+        str(installed.program),
+        "--home",
+        str(installed.home),
+        *PERSON,
+        *CARD,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return installed
@@ -106,21 +111,8 @@ def next_version(after: str, step: int = 1) -> str:
     return f"{v.major}.{v.minor}.{v.micro + step}"
 
 
-def client_release(where: Path, version: str, *, broken: bool = False) -> bytes:
-    """An archive of this very package as ``version``; a ``broken`` one cannot start (its
-    command module fails on import) though nothing about its archive is wrong."""
-    return build_archive(client_package(where, version, broken=broken))
-
-
-def client_package(where: Path, version: str, *, broken: bool = False) -> Path:
-    """A copy of this very package, as ``version`` (see `client_release`)."""
-    package = where / f"client-{version}" / "tollgate"
-    shutil.copytree(
-        Path(tollgate.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__")
-    )
-    init = package / "__init__.py"
-    init.write_text(init.read_text().replace(tollgate.__version__, version))
-    if broken:
-        main = package / "cli" / "main.py"
-        main.write_text(main.read_text() + '\nraise RuntimeError("this build is broken")\n')
-    return package
+def publish_program(store: LiveStore, dist: ClientDist, program: Path | None = None) -> str:
+    """Publish ``program`` (a wheel of the download program; this checkout's by default) with
+    ``dist``'s wheelhouse and requirements; the version published."""
+    row = store.ctx.publish_client(program or dist.program, dist.wheelhouse, dist.requirements)
+    return row.version

@@ -1,12 +1,14 @@
-"""The registration bootstrap: the page, the installer it serves, and what the installer does
-with a damaged copy of itself or a Python that lacks what the program needs."""
+"""The registration bootstrap: the page, the installer it serves, and what the installer does:
+every wheel of the download program fetched from the store and checked, installed with no
+package index; a damaged copy, a tampered download, a Python without pip, or a machine the
+vendor published no wheel for installs nothing and says why."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,14 +18,28 @@ import httpx
 import pytest
 from test_cli import tg
 
-import tollgate
 from conftest import LiveStore
 from programs import CARD, PERSON, bootstrap, installer_bytes, run_installer
+from tollgate.client import __version__
 from tollgate.client.desktop import handler_status
-from tollgate.installer import install_requirements
+from wheels import ClientDist, pure_wheel
+
+# A machine whose package index (and any other address) cannot be reached: every setting pip
+# or urllib would honour points at a closed port on loopback, except the store itself.
+NO_INDEX = {
+    "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
+    "PIP_EXTRA_INDEX_URL": "http://127.0.0.1:9/more/",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "no_proxy": "127.0.0.1,localhost",
+}
+SERVER_ONLY = ("fastapi", "sqlalchemy", "uvicorn", "psycopg", "alembic", "starlette", "jinja2")
 
 
-def test_bootstrap_page_shows_the_root_fingerprint_and_the_installer(store: LiveStore) -> None:
+def test_bootstrap_page_shows_the_root_fingerprint_and_the_installer(
+    client_store: LiveStore,
+) -> None:
+    store = client_store
     page = httpx.get(store.url + "/bootstrap")
     assert page.status_code == 200
     assert "script-src" not in page.headers["content-security-policy"]  # no script at all
@@ -37,80 +53,61 @@ def test_bootstrap_page_shows_the_root_fingerprint_and_the_installer(store: Live
     with zipfile.ZipFile(io.BytesIO(data)) as pyz:
         setup = json.loads(pyz.read("setup.json"))
         assert pyz.read("root.json") == root
-        assert hashlib.sha256(pyz.read("client.zip")).hexdigest() == setup["client_sha256"]
-        assert "tollgate/client/program.py" in pyz.namelist()
+        names = pyz.namelist()
+    assert {"tollgate/client/program.py", "tollgate/files.py", "packaging/tags.py"} <= set(names)
+    assert not [n for n in names if n.startswith(("tollgate/store", "tollgate/web"))]
     assert (setup["store_url"], setup["store_id"]) == (store.url, store.ctx.store_id)
-    assert setup["client_version"] == tollgate.__version__
-    pins = setup["requirements"]
-    # the whole closure, dependencies of dependencies too, each pinned by hash
-    assert {"cryptography", "cffi", "httpx", "h11", "securesystemslib"} <= {
+    assert setup["client_version"] == __version__
+    pins = setup["release"]["requirements"]
+    # the whole closure, dependencies of dependencies too, none of the server
+    assert {"cryptography", "cffi", "httpx", "h11", "securesystemslib", "tollgate-runtime"} <= {
         pin.split("==")[0] for pin in pins
     }
-    assert all(h.startswith("sha256:") and len(h) == 71 for hs in pins.values() for h in hs)
-    assert all(pins.values())
-
-
-def _wheel(where: Path, name: str, version: str) -> Path:
-    """A pure-Python wheel made by hand: what the package index would serve."""
-    dist = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": b"VALUE = 1\n",
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
+    assert not {pin.split("==")[0] for pin in pins} & set(SERVER_ONLY)
+    # every wheel named is a TUF target of the client role, with its signed length and hash
+    with store.ctx.sessions() as s:
+        listing = store.ctx.repository.latest(s, "client")
+    assert listing is not None
+    signed = {
+        path.rsplit("/", 1)[1]: {"sha256": t.hashes["sha256"], "length": t.length}
+        for path, t in listing.signed.targets.items()
     }
-    record = "".join(
-        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-        for path, data in files.items()
-    )
-    files[f"{dist}/RECORD"] = (record + f"{dist}/RECORD,,\n").encode()
-    wheel = where / f"{name}-{version}-py3-none-any.whl"
-    where.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-    return wheel
+    assert setup["files"] == signed
 
 
-def test_install_deps_fetches_only_packages_with_the_named_hashes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_store_with_no_download_program_says_so(store: LiveStore) -> None:
+    page = httpx.get(store.url + "/bootstrap")
+    assert page.status_code == 404
+    assert "publish-client" in page.text
+    assert httpx.get(store.url + "/bootstrap/tollgate-setup.pyz").status_code == 404
+
+
+def test_installer_installs_from_the_store_alone_registers_and_sets_up_the_hand_off(
+    client_store: LiveStore, tmp_path: Path
 ) -> None:
-    """The installer's pip step against an index on this disk (no network): the right hash
-    installs, a wrong one or none installs nothing."""
-    wheel = _wheel(tmp_path / "index", "tgfake", "1.0")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(wheel.parent))
-    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    good = "sha256:" + hashlib.sha256(wheel.read_bytes()).hexdigest()
-    for hashes, status in (
-        ({"tgfake==1.0": ["sha256:" + "0" * 64]}, 3),
-        ({"tgfake==1.0": []}, 4),
-    ):
-        lib = tmp_path / f"prog-{status}" / "lib"
-        with pytest.raises(SystemExit) as refused:
-            install_requirements(sys.executable, lib, ["tgfake==1.0"], hashes)
-        assert refused.value.code == status
-        assert not (lib / "tgfake").exists()
-    lib = tmp_path / "prog" / "lib"
-    install_requirements(sys.executable, lib, ["tgfake==1.0"], {"tgfake==1.0": [good]})
-    assert (lib / "tgfake" / "__init__.py").read_text() == "VALUE = 1\n"
-
-
-def test_installer_installs_registers_and_sets_up_the_hand_off(
-    store: LiveStore, tmp_path: Path
-) -> None:
-    newcomer = bootstrap(store, tmp_path)
+    newcomer = bootstrap(client_store, tmp_path, env=NO_INDEX)
     launch = newcomer.launch()
     assert (launch["active"], launch["version"], launch["previous"]) == (
         "download1",
-        tollgate.__version__,
+        __version__,
         None,
     )
     assert newcomer.slots() == ["download1"]
-    assert newcomer.launcher.read_text().startswith(f"#!{sys.executable} -I\n")
+    assert newcomer.launcher.read_text().startswith(f"#!{sys.executable} -IS\n")
+    slot = newcomer.program / "slots" / "download1"
+    installed = {p.name.split("-")[0].lower() for p in slot.glob("*.dist-info")}
+    assert {"tollgate", "tollgate_runtime", "cryptography", "httpx", "tuf"} <= installed
+    assert not installed & set(SERVER_ONLY)
+    assert not (slot / "tollgate" / "store").exists()
+    fetched = sorted(p.name for p in (newcomer.program / "wheels").glob("*.whl"))
+    assert fetched and all(name.endswith(".whl") for name in fetched)
     accounts = newcomer.run("catalog", "--json")
     assert accounts.returncode == 0, accounts.stderr
     assert "MT" in [p["name"] for p in json.loads(accounts.stdout)]
+    vendor = newcomer.run("store", "init", str(tmp_path / "a-store"))
+    assert vendor.returncode == 2 and "pip install tollgate-store" in " ".join(
+        vendor.stderr.split()
+    )
     # the desktop now starts the installed program through its launcher
     status = handler_status()
     assert status.installed and status.default
@@ -125,40 +122,105 @@ def test_installer_installs_registers_and_sets_up_the_hand_off(
     assert newcomer.launch() == launch
 
 
-def test_damaged_installer_installs_nothing(store: LiveStore, tmp_path: Path) -> None:
-    good = zipfile.ZipFile(io.BytesIO(installer_bytes(store)))
-    for member, change in [
-        ("root.json", lambda b: b.replace(b'"version":1', b'"version":2', 1)),
-        ("client.zip", lambda b: b[:-1] + bytes([b[-1] ^ 1])),
-        ("setup.json", lambda b: b"[]"),
-    ]:
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w") as bad:
-            for name in good.namelist():
-                body = good.read(name)
-                bad.writestr(name, change(body) if name == member else body)
-        pyz = tmp_path / f"bad-{member}.pyz"
-        pyz.write_bytes(out.getvalue())
-        program = tmp_path / f"program-{member}"
-        done = run_installer(pyz, "--dir", str(program), *PERSON, *CARD)
-        assert done.returncode == 4, (member, done.stdout, done.stderr)
-        assert "damaged" in done.stderr or "not the one it names" in done.stderr
-        assert not program.exists()
+def _rewritten(pyz: bytes, member: str, change: object) -> bytes:
+    good = zipfile.ZipFile(io.BytesIO(pyz))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as bad:
+        for name in good.namelist():
+            body = good.read(name)
+            bad.writestr(name, change(body) if name == member else body)  # type: ignore[operator]
+    return out.getvalue()
 
 
-def test_installer_on_a_python_without_the_packages_says_what_is_missing(
-    store: LiveStore, tmp_path: Path
+def _lie_about_a_wheel(field: str, value: object) -> object:
+    def change(setup: bytes) -> bytes:
+        doc = json.loads(setup)
+        name = next(n for n in doc["files"] if n.startswith("httpx-"))
+        doc["files"][name][field] = value
+        return json.dumps(doc).encode()
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("member", "change", "why"),
+    [
+        ("root.json", lambda b: b.replace(b'"version":1', b'"version":2', 1), "not the one"),
+        ("setup.json", lambda b: b"[]", "damaged"),
+        ("setup.json", _lie_about_a_wheel("length", 1000), "not the file this installer names"),
+        ("setup.json", _lie_about_a_wheel("sha256", "0" * 64), "no longer offers httpx"),
+    ],
+)
+def test_damaged_installer_installs_nothing(
+    client_store: LiveStore, tmp_path: Path, member: str, change: object, why: str
 ) -> None:
+    pyz = tmp_path / "bad.pyz"
+    pyz.write_bytes(_rewritten(installer_bytes(client_store), member, change))
+    program = tmp_path / "program"
+    done = run_installer(pyz, "--dir", str(program), *PERSON, *CARD)
+    assert done.returncode == 4, (done.stdout, done.stderr)
+    assert why in done.stderr
+    assert not (program / "launcher.json").exists() and not (program / "slots").exists()
+
+
+def test_a_wheel_tampered_on_the_store_installs_nothing(
+    client_store: LiveStore, tmp_path: Path
+) -> None:
+    with client_store.ctx.sessions() as s:
+        listing = client_store.ctx.repository.latest(s, "client")
+    assert listing is not None
+    target = next(t for p, t in listing.signed.targets.items() if "/cryptography-" in p)
+    blob = client_store.ctx.repository.blobs.path(target.hashes["sha256"])
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 1
+    blob.write_bytes(bytes(data))
+    pyz = tmp_path / "tollgate-setup.pyz"
+    pyz.write_bytes(installer_bytes(client_store))
+    program = tmp_path / "program"
+    done = run_installer(pyz, "--dir", str(program), *PERSON, *CARD)
+    assert done.returncode == 4, done.stderr
+    assert "cryptography-" in done.stderr and "nothing was installed" in done.stderr
+    assert not (program / "launcher.json").exists()
+
+
+def test_installer_on_a_python_without_pip_says_so(client_store: LiveStore, tmp_path: Path) -> None:
     bare = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     pyz = tmp_path / "tollgate-setup.pyz"
-    pyz.write_bytes(installer_bytes(store))
+    pyz.write_bytes(installer_bytes(client_store))
     program = tmp_path / "program"
     done = run_installer(
         pyz, "--dir", str(program), *PERSON, *CARD, python=str(bare / "bin" / "python")
     )
     assert done.returncode == 3, done.stderr
-    assert "cryptography==" in done.stderr and "--install-deps" in done.stderr
+    assert "has no pip" in done.stderr
+    assert not (program / "launcher.json").exists()
+
+
+def test_a_machine_the_vendor_published_no_wheel_for_is_told_what_is_missing(
+    store: LiveStore, own_client: ClientDist, tmp_path: Path
+) -> None:
+    """zstandard published for Windows only: this Linux machine has no wheel to install."""
+    house = tmp_path / "wheelhouse"
+    shutil.copytree(own_client.wheelhouse, house)
+    (native,) = house.glob("zstandard-*.whl")
+    version = native.name.split("-")[1]
+    native.unlink()
+    made = pure_wheel(tmp_path / "made", "zstandard", version)
+    made.rename(house / f"zstandard-{version}-cp311-cp311-win_amd64.whl")
+    requirements = tmp_path / "requirements.txt"
+    lines = own_client.requirements.read_text().splitlines()
+    requirements.write_text(
+        "\n".join(f"zstandard=={version}" if ln.startswith("zstandard==") else ln for ln in lines)
+    )
+    store.ctx.publish_client(own_client.program, house, requirements)
+    pyz = tmp_path / "tollgate-setup.pyz"
+    pyz.write_bytes(installer_bytes(store))
+    program = tmp_path / "program"
+    done = run_installer(pyz, "--dir", str(program), *PERSON, *CARD)
+    assert done.returncode == 3, done.stderr
+    said = " ".join(done.stderr.split())
+    assert f"no wheel of zstandard=={version} for this machine" in said
     assert not (program / "launcher.json").exists()
 
 

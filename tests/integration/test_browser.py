@@ -103,10 +103,11 @@ def test_storefront_on_a_phone(browser: Browser, store: LiveStore) -> None:
 
 
 def test_newcomer_registers_from_the_bootstrap_page_and_buys_by_clicking(
-    browser: Browser, store: LiveStore, tmp_path: Path
+    browser: Browser, client_store: LiveStore, tmp_path: Path
 ) -> None:
     """The whole first visit: catalog → Register → check the fingerprint → download and run the
     installer → Buy → the download program (the installed one, through its launcher) buys."""
+    store = client_store
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     page.goto(store.url + "/")

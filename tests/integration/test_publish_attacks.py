@@ -1,14 +1,14 @@
 """Publishing never makes the store's own files public (issue 15, finding 1).
 
-The attacker's view: a product folder or client package that a vendor publishes holds a link
-(to a key file, to the keys folder, dangling), a copy of a key, or the store folder itself.
-Each is refused through the real `tollgate store publish` / `publish-client` command with a
-message naming the culprit, and the store's TUF metadata and blobs are exactly as before.
+The attacker's view: a product folder, or the wheels of a download program, that a vendor
+publishes holds a link (to a key file, to the keys folder, dangling), a copy of a key, or the
+store folder itself. Each is refused through the real `tollgate store publish` /
+`publish-client` command with a message naming the culprit, and the store's TUF metadata and
+blobs are exactly as before.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -21,8 +21,9 @@ import httpx
 import pytest
 
 from conftest import MT, LiveStore
-from programs import client_package, client_release, next_version
-from tollgate import __version__
+from programs import next_version
+from tollgate.client import __version__
+from wheels import ClientDist, program_wheel
 
 
 def store_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -155,34 +156,67 @@ def test_publish_refuses_a_folder_holding_the_store_or_inside_it(
     assert published_state(store) == before
 
 
-def test_publish_client_refuses_links_and_keys(store: LiveStore, tmp_path: Path) -> None:
+def _with_member(wheel: Path, into: Path, name: str, data: bytes) -> Path:
+    """A copy of ``wheel`` in ``into`` with one more member."""
+    into.mkdir(parents=True, exist_ok=True)
+    copy = into / wheel.name
+    if copy != wheel:
+        shutil.copyfile(wheel, copy)
+    with zipfile.ZipFile(copy, "a") as zf:
+        zf.writestr(name, data)
+    return copy
+
+
+def test_publish_client_refuses_links_and_keys(
+    store: LiveStore, own_client: ClientDist, tmp_path: Path
+) -> None:
     version = next_version(__version__)
+    program = program_wheel(tmp_path / "build", version)
+    keys = store.folder.keys_dir
     before = published_state(store)
 
-    package = client_package(tmp_path / "a", version)
-    (package / "master.key").symlink_to(store.folder.keys_dir / "master.key")
-    done = store_cli("publish-client", store.folder.path, package)
-    assert done.returncode == 2 and "master.key" in done.stderr and "link" in done.stderr
+    def publish(wheel: Path, house: Path) -> subprocess.CompletedProcess[str]:
+        return store_cli("publish-client", store.folder.path, wheel, "--wheelhouse", house)
 
-    package = client_package(tmp_path / "b", version)
-    (package / "vendored").symlink_to(store.folder.keys_dir, target_is_directory=True)
-    done = store_cli("publish-client", store.folder.path, package)
-    assert done.returncode == 2 and "vendored" in done.stderr
+    def house_with(name: str) -> Path:
+        house = tmp_path / f"house-{name}"
+        shutil.copytree(own_client.wheelhouse, house)
+        return house
 
-    package = client_package(tmp_path / "c", version)
-    shutil.copyfile(store.folder.keys_dir / "sealing.key", package / "data.bin")
-    done = store_cli("publish-client", store.folder.path, package)
-    assert done.returncode == 2 and "keys/sealing.key" in done.stderr
+    link = tmp_path / f"tollgate-{version}-py3-none-any.whl"
+    link.symlink_to(keys / "master.key")  # the program named is a way into the store
+    done = publish(link, own_client.wheelhouse)
+    assert done.returncode == 2 and "inside the store folder" in done.stderr
 
-    # an archive built elsewhere holding a key's bytes as a plain member
-    archive = io.BytesIO(client_release(tmp_path / "d", version))
-    with zipfile.ZipFile(archive, "a") as zf:
-        zf.writestr("tollgate/stolen.bin", (store.folder.keys_dir / "master.key").read_bytes())
-    zipped = tmp_path / "tollgate-client.zip"
-    zipped.write_bytes(archive.getvalue())
-    done = store_cli("publish-client", store.folder.path, zipped)
+    house = house_with("file-link")
+    (house / "zz-1.0-py3-none-any.whl").symlink_to(keys / "master.key")
+    done = publish(program, house)
+    assert done.returncode == 2 and "zz-1.0-py3-none-any.whl" in done.stderr
+    assert "link" in done.stderr
+
+    house = tmp_path / "house-link"
+    house.symlink_to(keys, target_is_directory=True)  # the wheelhouse itself
+    done = publish(program, house)
+    assert done.returncode == 2 and "inside the store folder" in done.stderr
+
+    house = house_with("stray")
+    shutil.copyfile(keys / "sealing.key", house / "notes.txt")
+    done = publish(program, house)
+    assert done.returncode == 2 and "not a wheel" in done.stderr
+
+    house = house_with("member")
+    (httpx,) = house.glob("httpx-*.whl")
+    stolen = (keys / "master.key").read_bytes()
+    _with_member(httpx, house, "httpx/stolen.bin", stolen)  # changed in place
+    done = publish(program, house)
     assert done.returncode == 2 and "keys/master.key" in done.stderr
+
+    sealed = _with_member(
+        program, tmp_path / "sealed", "tollgate/data.bin", (keys / "sealing.key").read_bytes()
+    )
+    done = publish(sealed, own_client.wheelhouse)
+    assert done.returncode == 2 and "keys/sealing.key" in done.stderr
     assert published_state(store) == before
 
-    good = client_package(tmp_path / "e", version)
-    assert store_cli("publish-client", store.folder.path, good).returncode == 0
+    done = publish(program, own_client.wheelhouse)
+    assert done.returncode == 0, done.stderr

@@ -29,7 +29,10 @@ from tollgate.store.db import CardDecline
 from tollgate.store.services import card_checks
 
 
-def test_the_installer_names_the_store_url_whatever_the_host_header(store: LiveStore) -> None:
+def test_the_installer_names_the_store_url_whatever_the_host_header(
+    client_store: LiveStore,
+) -> None:
+    store = client_store
     plain = httpx.get(f"{store.url}/bootstrap/tollgate-setup.pyz")
     assert plain.status_code == 200
     for host in ("evil.example", "127.0.0.1:1", "x" * 200):

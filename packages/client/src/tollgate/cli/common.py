@@ -1,0 +1,135 @@
+"""What every ``tollgate`` command shares: the Typer app, the ``--home`` option, the options
+several commands take, and `handled`, which turns client errors into one line and an exit status."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from tollgate.cli.output import fail
+from tollgate.client import __version__
+from tollgate.client.account import Account, Unlocked
+from tollgate.client.errors import ClientError, UsageError
+from tollgate.client.program import ProgramError
+from tollgate.crypto.keyfile import KeyFile
+from tollgate.runtime import (
+    AddOnIntegrityError,
+    AddOnNotLicensed,
+    LicenceNotValid,
+    ProductNotInstalled,
+)
+from tollgate.runtime.home import ClientHome
+from tollgate.runtime.state import StateDamaged
+from tollgate.wire.problems import Exit
+
+app = typer.Typer(
+    help="Tollgate: a secure software store and its download program.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+handler_app = typer.Typer(
+    help="The desktop hand-off: the browser gives storefront downloads and tollgate:// links "
+    "to `tollgate open`.",
+    no_args_is_help=True,
+)
+app.add_typer(handler_app, name="handler")
+F = TypeVar("F", bound=Callable[..., Any])
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL or id.")]
+TrustOpt = Annotated[
+    str | None, typer.Option("--trust", help="Expected store root fingerprint (SHA-256 hex).")
+]
+
+
+class Globals:
+    home: ClientHome
+
+
+G = Globals()
+
+
+@app.callback()
+def main(
+    home: Annotated[
+        Path | None, typer.Option("--home", envvar="TOLLGATE_HOME", help="The client's folder.")
+    ] = None,
+) -> None:
+    G.home = ClientHome(home)
+
+
+def handled(fn: F) -> F:
+    """Turn client and runtime errors into one line on stderr and the documented status."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            raise fail(str(exc), int(exc.exit)) from exc
+        except AddOnIntegrityError as exc:
+            raise fail(str(exc), Exit.INTEGRITY) from exc
+        except (AddOnNotLicensed, LicenceNotValid) as exc:
+            raise fail(str(exc), Exit.REFUSED) from exc
+        except ProductNotInstalled as exc:
+            raise fail(str(exc), Exit.USAGE) from exc
+        except StateDamaged as exc:
+            raise fail(str(exc), Exit.INTEGRITY) from exc
+        except ProgramError as exc:
+            raise fail(
+                f"the download program stays at {__version__}: {exc}", Exit.INTEGRITY
+            ) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def ask_password(confirm: bool) -> str:
+    env = os.environ.get("TOLLGATE_PASSWORD")
+    if env:
+        return env
+    if not interactive():
+        raise UsageError("a password is needed: set TOLLGATE_PASSWORD (no terminal to ask on)")
+    first = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Again: ") != first:
+        raise UsageError("the passwords differ")
+    return first
+
+
+def required(value: str | None, name: str, prompt: str) -> str:
+    if value:
+        return value
+    if not interactive():
+        raise UsageError(f"missing {name}")
+    return str(typer.prompt(prompt))
+
+
+def parse_expiry(text: str) -> tuple[int, int]:
+    try:
+        month, year = text.split("/")
+        m, y = int(month), int(year)
+    except ValueError as exc:
+        raise UsageError("--expiry must look like MM/YY") from exc
+    return m, (2000 + y if y < 100 else y)
+
+
+def unlock(account: Account) -> Unlocked:
+    """The account's keys, asking for its password when it has one and none was given."""
+    password = os.environ.get("TOLLGATE_PASSWORD")
+    if password is None and has_password(account):
+        password = ask_password(confirm=False)
+    return account.unlock(G.home, password)
+
+
+def has_password(account: Account) -> bool:
+    kf = KeyFile.from_bytes(G.home.keyfile_path(account.store_id).read_bytes())
+    return kf.argon2 is not None

@@ -1,0 +1,279 @@
+"""``tollgate catalog``, ``install``, ``update``, ``self-update`` and ``self-check``: what is
+installed, and bringing it up to date."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from tollgate.cli.common import (
+    G,
+    JsonOpt,
+    StoreOpt,
+    TrustOpt,
+    app,
+    handled,
+    unlock,
+)
+from tollgate.cli.output import console, emit_json, errors, styled, transfer_progress
+from tollgate.client import __version__
+from tollgate.client.account import (
+    Account,
+    Unlocked,
+    find_account,
+    load_account,
+    match_account,
+)
+from tollgate.client.addon_update import AddOnUpdate, apply_addon_update, plan_addon_updates
+from tollgate.client.api import StoreAPI
+from tollgate.client.catalog import account_catalog, browse
+from tollgate.client.errors import ClientError, IntegrityFailure, UsageError
+from tollgate.client.install import Change, Plan, apply_plan, plan_install, recover
+from tollgate.client.program import ProgramError, ProgramFolder
+from tollgate.client.self_check import self_check
+from tollgate.client.self_update import hand_off, handed_off, newer_than_running, update_client
+from tollgate.wire.text import clean
+
+
+@app.command()
+@handled
+def catalog(store: StoreOpt = None, trust: TrustOpt = None, as_json: JsonOpt = False) -> None:
+    """What the store sells, checked through the store's TUF metadata: from the root pinned at
+    registration, or before registering (`--store URL`) from the root the store presents, whose
+    fingerprint is shown (compare it with the vendor's, or pass `--trust`)."""
+    account = match_account(G.home, store) if store else None
+    if store and account is None and store.startswith(("http://", "https://")):
+        with StoreAPI(store) as api:
+            browsed = browse(api, trust)
+        cat = browsed.catalog
+        if not as_json:
+            console.print(
+                f"{browsed.store.name} (not registered here): root fingerprint "
+                f"{browsed.root_fingerprint}"
+            )
+    else:
+        account = account or find_account(G.home, store)
+        with StoreAPI(account.url) as api:
+            cat = account_catalog(api, G.home, account)
+    if as_json:
+        emit_json(cat.products)
+        return
+    for p in cat.products:
+        console.print(
+            Text.assemble(styled(p["name"], "bold"), f" {p['version']}  {clean(p['summary'])}")
+        )
+        for a in p["addons"]:
+            price = "free" if a["price"] == 0 else f"{a['price']} {a['currency']}"
+            console.print(
+                f"    {a['name']:<12} {price:>12}  function {a['function']}, "
+                f"revision {a['revision']}"
+            )
+
+
+def recover_interrupted() -> None:
+    """Finish or roll back installs a crash interrupted, before anything else."""
+    for line in recover(G.home):
+        errors.print(f"recovered an interrupted install: {line}")
+
+
+def _describe(
+    name: str, installed: str | None, available: str, changes: Sequence[Change], fetch: int
+) -> str:
+    counts: dict[str, int] = {}
+    for c in changes:
+        counts[c.action] = counts.get(c.action, 0) + 1
+    what = ", ".join(
+        f"{counts[a]} {label}"
+        for a, label in (
+            ("add", "new"),
+            ("change", "changed"),
+            ("patch", "patched"),
+            ("remove", "removed"),
+            ("keep", "unchanged"),
+        )
+        if counts.get(a)
+    )
+    return (
+        f"{name} {installed or '(not installed)'} -> {available}: {what} file(s); "
+        f"{fetch:,} bytes to fetch"
+    )
+
+
+def describe_plan(plan: Plan) -> str:
+    if plan.up_to_date:
+        return f"{plan.product} {plan.version} is up to date"
+    return _describe(plan.product, plan.installed, plan.version, plan.changes, plan.fetch_bytes)
+
+
+def _describe_addon(a: AddOnUpdate) -> str:
+    name = f"{a.product} add-on {a.addon}"
+    if a.up_to_date:
+        return f"{name} {a.installed} is up to date"
+    if a.new_revision:
+        return (
+            f"{name} stays at {a.installed}: {a.available} brings revision {a.revision}, a new "
+            f"purchase (`tollgate buy {a.product} {a.addon}`)"
+        )
+    return _describe(name, a.installed, a.available, a.changes, a.fetch_bytes) + ", no charge"
+
+
+@app.command()
+@handled
+def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Install (or update) a product's free core: only the files this machine needs, checked
+    against the store's signed metadata."""
+    account = find_account(G.home, store)
+    recover_interrupted()
+    with StoreAPI(account.url) as api:
+        plan = plan_install(G.home, api, account, product)
+        keep_current(account, api, plan.listed.client_version, as_json)
+        with transfer_progress(f"{product} core", not as_json and not plan.up_to_date) as bar:
+            done = apply_plan(G.home, api, plan, bar)
+    if as_json:
+        emit_json({**plan.to_json(), "path": str(done.path), "fetched": done.fetched_bytes})
+        return
+    if plan.listed.notice and not plan.up_to_date:
+        console.print(
+            Text.assemble(
+                styled(f"{product} {plan.version}:", "bold"), " ", clean(plan.listed.notice)
+            )
+        )
+    console.print(f"Installed {product} {done.version} in {done.path}")
+
+
+@app.command()
+@handled
+def update(
+    product: Annotated[str | None, typer.Argument(help="One product; all when omitted.")] = None,
+    store: StoreOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring installed products up to date: only new or changed files are fetched."""
+    only_store = find_account(G.home, store).store_id if store else None
+    installed = [
+        p for p in G.home.state.products(product) if only_store is None or p.store_id == only_store
+    ]
+    if product and not installed:
+        raise UsageError(f"{product} is not installed: `tollgate install {product}`")
+    if not dry_run:
+        recover_interrupted()
+    report = []
+    for p in installed:
+        account = load_account(G.home, p.store_id)
+        with StoreAPI(account.url) as api:
+            plan = plan_install(G.home, api, account, p.name)
+            if not dry_run:
+                keep_current(account, api, plan.listed.client_version, as_json)
+            if not as_json:
+                console.print(describe_plan(plan))
+                if plan.listed.notice and not plan.up_to_date:
+                    console.print(f"  notice: {plan.listed.notice}")
+            entry = plan.to_json()
+            if not dry_run and not plan.up_to_date:
+                with transfer_progress(f"{p.name} {plan.version}", not as_json) as bar:
+                    done = apply_plan(G.home, api, plan, bar)
+                entry["fetched"] = done.fetched_bytes
+                if not as_json:
+                    console.print(f"Updated {p.name} to {done.version} in {done.path}")
+            entry["addons"] = _update_addons(api, account, plan, dry_run, as_json)
+            report.append(entry)
+    if as_json:
+        emit_json(report)
+    elif not installed:
+        console.print("Nothing installed.")
+
+
+def keep_current(account: Account, api: StoreAPI, listed: str | None, as_json: bool) -> None:
+    """When the store names a newer download program: install it beside this one, switch to
+    it, and hand it this very command, which it carries out. A failed update is reported and
+    this version carries on."""
+    version = None if handed_off() else newer_than_running(listed)
+    if version is None:
+        return
+    folder = ProgramFolder.running()
+    if folder is None:
+        if not as_json:
+            errors.print(
+                f"the download program {version} is out (this is {__version__}); this copy was "
+                "not installed by a store's installer: update it the way it was installed"
+            )
+        return
+    try:
+        done = update_client(folder, account.trust(api, G.home), version)
+    except (ClientError, ProgramError) as exc:
+        errors.print(f"the download program stays at {__version__}: {exc}")
+        return
+    errors.print(f"updated the download program {done.previous} -> {done.version}; it carries on")
+    raise typer.Exit(hand_off(folder, sys.argv[1:]))
+
+
+@app.command("self-update")
+@handled
+def self_update(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Update the download program itself to the store's latest release, checked against the
+    store's signed metadata (install, update and open do this on their own)."""
+    folder = ProgramFolder.running()
+    if folder is None:
+        raise UsageError(
+            "this copy of tollgate was not installed by a store's installer (it has no "
+            "download1/download2 slots): update it the way it was installed"
+        )
+    account = find_account(G.home, store)
+    with StoreAPI(account.url) as api:
+        try:
+            listed = json.loads(api.get_bytes("/v1/store"))["client"]["version"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IntegrityFailure("the store does not name its download program") from exc
+        version = newer_than_running(listed if isinstance(listed, str) else None)
+        done = (
+            None if version is None else update_client(folder, account.trust(api, G.home), version)
+        )
+    if as_json:
+        updated = None if done is None else done.to_json()
+        emit_json({"running": __version__, "latest": listed, "updated": updated})
+    elif done is None:
+        console.print(f"The download program {__version__} is up to date")
+    else:
+        console.print(
+            f"Updated the download program {done.previous} -> {done.version} ({done.slot})"
+        )
+
+
+@app.command("self-check", hidden=True)
+def self_check_command(as_json: JsonOpt = False) -> None:
+    """What a new version must answer before the launcher switches to it."""
+    result = self_check()
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"tollgate {result['version']} from {result['package']}: ok")
+
+
+def _update_addons(
+    api: StoreAPI, account: Account, plan: Plan, dry_run: bool, as_json: bool
+) -> list[dict[str, Any]]:
+    """Bring the product's bought add-ons to its current release where that is free."""
+    updates = plan_addon_updates(G.home, account.store_id, plan.listed)
+    report = []
+    keys: Unlocked | None = None
+    for a in updates:
+        if not as_json:
+            console.print("  " + _describe_addon(a))
+        entry = a.to_json()
+        if not dry_run and not a.up_to_date and not a.new_revision:
+            keys = keys or unlock(account)
+            with transfer_progress(f"{a.addon} {a.available}", not as_json) as bar:
+                done = apply_addon_update(G.home, api, account, keys, a, bar)
+            entry["fetched"] = done.fetched_bytes
+            if not as_json:
+                console.print(f"  Updated add-on {a.addon} to {done.version}")
+        report.append(entry)
+    return report

@@ -1,0 +1,367 @@
+"""``tollgate store ...``: the vendor's commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.orm import Session
+
+from tollgate.cli.output import console, emit_json, fail
+from tollgate.store.admin_sessions import AdminSessions
+from tollgate.store.context import open_store
+from tollgate.store.folder import StoreFolder, StoreFolderError
+from tollgate.store.manifest import ManifestError
+from tollgate.store.publish_guard import PublishRefused
+from tollgate.store.repository import ROTATABLE
+from tollgate.store.server import serve_forever
+from tollgate.store.services import admin
+from tollgate.store.services.errors import StoreError
+from tollgate.wire.problems import Exit
+
+store_app = typer.Typer(
+    help="Run a store: create it, publish products, serve, watch sales.", no_args_is_help=True
+)
+DirArg = Annotated[Path, typer.Argument(help="The store folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _folder(path: Path) -> StoreFolder:
+    folder = StoreFolder(path)
+    try:
+        _ = folder.config
+    except StoreFolderError as exc:
+        raise fail(str(exc), Exit.USAGE) from exc
+    return folder
+
+
+@store_app.command("init")
+def init(
+    directory: DirArg,
+    name: Annotated[str, typer.Option("--name")] = "Tollgate Store",
+    database: Annotated[
+        str | None,
+        typer.Option("--database", help="SQLAlchemy URL; default: SQLite in the folder."),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The URL customers reach the store at (behind a proxy); default: where "
+            "`store serve` listens.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a store folder: config, fresh keys, database."""
+    try:
+        folder = StoreFolder.create(
+            directory, name=name, database_url=database, public_url=public_url
+        )
+        open_store(folder).close()  # runs the migrations
+    except StoreFolderError as exc:
+        raise fail(str(exc), Exit.USAGE) from exc
+    cfg = folder.config
+    token = folder.issue_admin_token()
+    if as_json:
+        emit_json(
+            {
+                "store_id": cfg.store_id,
+                "name": cfg.name,
+                "path": str(folder.path),
+                "database_url": cfg.database_url,
+                "admin_token": token,
+            }
+        )
+        return
+    console.print(f"Created store {cfg.name} ({cfg.store_id}) in {folder.path}")
+    console.print(
+        f"Keys are in {folder.keys_dir}: keep that folder private and backed up. "
+        "This embedded setup keeps every key there; see docs/architecture.md."
+    )
+    console.print(
+        f"Admin pages: /admin on the served store; admin token (shown once, only its hash is "
+        f"kept): {token}"
+    )
+
+
+@store_app.command("admin-token")
+def admin_token(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Issue a new admin token for the admin pages: the old one stops working and every
+    signed-in browser is signed out."""
+    folder = _folder(directory)
+    ctx = open_store(folder)
+    token = folder.issue_admin_token()
+    ended = AdminSessions(ctx.sessions, ctx.clock).end_all()
+    ctx.close()
+    if as_json:
+        emit_json({"admin_token": token, "sessions_ended": ended})
+        return
+    console.print(f"New admin token (shown once): {token}; {ended} session(s) ended")
+
+
+@store_app.command("rotate-keys")
+def rotate_keys(
+    directory: DirArg,
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", help=f"A role to rotate ({', '.join(ROTATABLE)}); default: all."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """New TUF keys: a new root version signed by the old and new root keys, so registered
+    customers move to the new keys at their next refresh, without registering again. A running
+    `store serve` picks the new keys up by itself."""
+    roles = role or list(ROTATABLE)
+    ctx = open_store(_folder(directory))
+    try:
+        version, retired = ctx.rotate_keys(roles)
+    except ValueError as exc:
+        raise fail(str(exc), Exit.USAGE) from exc
+    finally:
+        ctx.close()
+    if as_json:
+        emit_json({"root_version": version, "roles": roles, "retired_keys": retired})
+        return
+    console.print(
+        f"Rotated {', '.join(roles)}: root version {version}, {len(retired)} key(s) retired. "
+        "Customers trust the new keys at their next refresh."
+    )
+
+
+@store_app.command("publish")
+def publish(
+    directory: DirArg,
+    source: Annotated[Path, typer.Argument(help="Product folder with tollgate.toml.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish a product release from its folder (reads SOURCE/tollgate.toml)."""
+    ctx = open_store(_folder(directory))
+    try:
+        done = ctx.publish(source)
+    except (ManifestError, PublishRefused) as exc:
+        raise fail(f"{exc} (nothing was published)", Exit.USAGE) from exc
+    finally:
+        ctx.close()
+    if as_json:
+        emit_json(done.__dict__)
+    else:
+        console.print(
+            f"Published {done.product} {done.version}: {done.core_files} core "
+            f"file(s), add-ons: {', '.join(done.addons) or 'none'}"
+        )
+
+
+@store_app.command("publish-client")
+def publish_client(
+    directory: DirArg,
+    wheel: Annotated[
+        Path, typer.Argument(help="The download program's wheel: tollgate-VERSION-py3-none-any.whl")
+    ],
+    wheelhouse: Annotated[
+        Path,
+        typer.Option(
+            "--wheelhouse",
+            help="A folder with the wheel of every package it needs, for every platform you "
+            "support (pip download --only-binary=:all: [--platform …] -r REQUIREMENTS -d DIR).",
+        ),
+    ],
+    requirements: Annotated[
+        Path | None,
+        typer.Option(
+            "--requirements",
+            help="The pinned requirements the wheelhouse was downloaded from (hashes checked).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish a newer download program and its dependencies, each wheel a TUF target:
+    installers and self-updates take them from the store, never from a package index."""
+    ctx = open_store(_folder(directory))
+    try:
+        row = ctx.publish_client(wheel, wheelhouse, requirements)
+        release = ctx.client_release()
+    except OSError as exc:
+        raise fail(
+            f"cannot read {exc.filename or wheel}: {exc.strerror or exc} (nothing was published)",
+            Exit.USAGE,
+        ) from exc
+    except PublishRefused as exc:
+        raise fail(f"{exc} (nothing was published)", Exit.USAGE) from exc
+    except StoreError as exc:
+        raise fail(f"{exc.detail} (nothing was published)", Exit.USAGE) from exc
+    finally:
+        ctx.close()
+    wheels = sum(len(files) for files in release.requirements.values()) if release else 0
+    if as_json:
+        emit_json(
+            {
+                "version": row.version,
+                "sha256": row.digest,
+                "size": row.size,
+                "requirements": sorted(release.requirements) if release else [],
+                "wheels": wheels,
+            }
+        )
+    else:
+        console.print(
+            f"Published the download program {row.version} ({row.size:,} bytes) with "
+            f"{wheels} dependency wheel(s) for {len(release.requirements) if release else 0} "
+            "package(s)"
+        )
+
+
+@store_app.command("serve")
+def serve(
+    directory: DirArg,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8700,
+) -> None:
+    """Serve the store's HTTP API (OpenAPI at /docs)."""
+    folder = _folder(directory)
+    try:
+        folder.check_private()
+    except StoreFolderError as exc:
+        raise fail(str(exc), Exit.USAGE) from exc
+    if host in ("0.0.0.0", "::") and folder.config.public_url is None:  # noqa: S104
+        raise fail(
+            f"on {host} the store cannot name its own URL (it never takes it from a Host "
+            f"header): set public_url in {folder.config_path}, e.g. "
+            '`public_url = "https://shop.example"`',
+            Exit.USAGE,
+        )
+    ctx = open_store(folder)
+    repaired = ctx.orders.repair_pending()
+    if repaired:
+        console.print(f"Repaired {repaired} order(s) left pending by a crash")
+    serve_forever(ctx, host, port)
+
+
+Row = dict[str, Any]
+
+
+def _listing(
+    directory: Path,
+    query: Callable[[Session], list[Row]],
+    as_json: bool,
+    line: Callable[[Row], str],
+) -> None:
+    """One of the vendor's listings: JSON for scripts, else a line per row."""
+    ctx = open_store(_folder(directory))
+    with ctx.sessions() as s:
+        rows = query(s)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        console.print(line(row))
+
+
+@store_app.command("customers")
+def customers(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Registered customers (no card numbers: the store never has them)."""
+    _listing(
+        directory,
+        admin.list_customers,
+        as_json,
+        lambda c: f"{c['customer_id']}  {c['name']:<20} {c['country']}  {c['card']}  {c['status']}",
+    )
+
+
+@store_app.command("sales")
+def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Paid orders, one line each; a free update names the paid order it extends."""
+    _listing(
+        directory,
+        admin.list_sales,
+        as_json,
+        lambda r: (
+            f"{r['paid_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']}  "
+            f"{r['amount']} {r['currency']}  "
+            + (f"update of {r['upgrade_of']}" if r["upgrade_of"] else str(r["charge_id"]))
+            + ("  REFUNDED" if r["status"] == "refunded" else "")
+        ),
+    )
+
+
+@store_app.command("usage")
+def usage(directory: DirArg, as_json: JsonOpt = False) -> None:
+    """Metered uses received from customers' machines, and what each was charged."""
+    _listing(
+        directory,
+        admin.list_usage,
+        as_json,
+        lambda r: (
+            f"{r['used_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']} "
+            f"{r['name']}  {r['amount']} {r['currency']}  {r['status']}  {r['charge_id'] or '-'}"
+        ),
+    )
+
+
+@store_app.command("refund")
+def refund(directory: DirArg, order_id: str, as_json: JsonOpt = False) -> None:
+    """Refund a paid order (and its free updates). The customer's machines drop the add-on at
+    their next licence renewal, and at its renew_by date at the latest."""
+    ctx = open_store(_folder(directory))
+    try:
+        result = admin.refund_order(ctx.sessions, ctx.gateway, order_id, ctx.clock())
+    except StoreError as exc:
+        raise fail(exc.detail, Exit.USAGE) from exc
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"Refunded {order_id}: {result['refunded']} {result['currency']}")
+
+
+@store_app.command("clear-hold")
+def clear_hold(directory: DirArg, customer_id: str, as_json: JsonOpt = False) -> None:
+    """Renew a customer's licences again after their machine's meter did not add up (a
+    restored or edited client state) and they explained it. Uses found missing stay on record."""
+    ctx = open_store(_folder(directory))
+    try:
+        with ctx.sessions.begin() as s:
+            reason = admin.clear_hold(s, customer_id)
+    except StoreError as exc:
+        raise fail(exc.detail, Exit.USAGE) from exc
+    finally:
+        ctx.close()
+    if as_json:
+        emit_json({"customer_id": customer_id, "cleared": reason})
+    elif reason is None:
+        console.print(f"{customer_id} had no hold; nothing changed")
+    else:
+        console.print(f"Cleared the hold on {customer_id} ({reason}); their next sync renews")
+
+
+@store_app.command("stop-selling")
+def stop_selling(directory: DirArg, customer_id: str) -> None:
+    """Refuse every further request from a customer and erase all but their id (name, email,
+    country, keys, card): cannot be undone. Their machines drop the licences at the next sync."""
+    ctx = open_store(_folder(directory))
+    try:
+        with ctx.sessions.begin() as s:
+            admin.stop_selling(s, customer_id)
+    except StoreError as exc:
+        raise fail(exc.detail, Exit.USAGE) from exc
+    console.print(f"Stopped selling to {customer_id}; all but the id erased")
+
+
+def demo(
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo's files here.")] = None,
+    client: Annotated[
+        Path | None,
+        typer.Option("--client", help="Publish the download program `make dist` left here."),
+    ] = None,
+) -> None:
+    """The whole story end to end, on loopback, in a temporary folder."""
+    from tollgate.store.demo import run_demo
+
+    raise typer.Exit(run_demo(keep, client))
+
+
+def add_commands(app: typer.Typer) -> None:
+    """The ``tollgate.commands`` entry point: ``tollgate store …`` and ``tollgate demo``."""
+    app.add_typer(store_app, name="store")
+    app.command("demo")(demo)

@@ -1,1 +1,0 @@
-"""The download program: registration, catalog, purchase, download, vault, run."""

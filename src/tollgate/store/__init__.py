@@ -1,1 +1,0 @@
-"""The store server: folder and keys, database, payments, services and the HTTP API."""
