@@ -61,12 +61,12 @@ class Installed:
     def launcher(self) -> Path:
         return self.program / "bin" / "tollgate"
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         """The ``tollgate`` command as the customer types it: the launcher, started by its
-        own first line."""
+        own first line (``env`` adds to its environment)."""
         return subprocess.run(
             [str(self.launcher), *args],
-            env=environment(self.home),
+            env={**environment(self.home), **env},
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
@@ -86,8 +86,14 @@ class Installed:
         return sorted(p.name for p in (self.program / "slots").iterdir())
 
 
-def bootstrap(store: LiveStore, where: Path, *, env: dict[str, str] | None = None) -> Installed:
-    """A newcomer: download the installer from the store, run it, registered."""
+def bootstrap(
+    store: LiveStore,
+    where: Path,
+    *,
+    env: dict[str, str] | None = None,
+    python: str = sys.executable,
+) -> Installed:
+    """A newcomer: download the installer from the store, run it with ``python``, registered."""
     where.mkdir(parents=True, exist_ok=True)
     pyz = where / "tollgate-setup.pyz"
     pyz.write_bytes(installer_bytes(store))
@@ -101,6 +107,7 @@ def bootstrap(store: LiveStore, where: Path, *, env: dict[str, str] | None = Non
         *PERSON,
         *CARD,
         env=env,
+        python=python,
     )
     assert done.returncode == 0, done.stderr
     return installed

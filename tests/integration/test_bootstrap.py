@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -120,6 +121,39 @@ def test_installer_installs_from_the_store_alone_registers_and_sets_up_the_hand_
     assert again.returncode == 0, again.stderr
     assert "already installed" in again.stdout
     assert newcomer.launch() == launch
+
+
+@pytest.fixture(scope="module")
+def plain_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Python with pip and nothing of Tollgate, as a customer's machine has (the tests' own
+    has the development install in its site-packages)."""
+    where = tmp_path_factory.mktemp("plain") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    return str(where / "bin" / "python")
+
+
+def test_the_installed_program_sends_uses_in_the_background_from_its_slot(
+    client_store: LiveStore, tmp_path: Path, plain_python: str
+) -> None:
+    """Core software started by the launcher (no site-packages) asks for a background sync:
+    the child runs the same program out of its slot, and the use is charged."""
+    newcomer = bootstrap(client_store, tmp_path, python=plain_python)
+    assert newcomer.run("install", "MT").returncode == 0
+    bought = newcomer.run("buy", "MT", "print", "--yes")
+    assert bought.returncode == 0, bought.stderr
+    page = tmp_path / "page.html"
+    used = newcomer.run(
+        "run", "MT", "--", "--print", str(page), "old", "river", TOLLGATE_BACKGROUND="1"
+    )
+    assert used.returncode == 0, used.stderr
+    deadline = time.monotonic() + 60
+    while True:
+        report = json.loads(newcomer.run("usage", "--json").stdout)
+        if report["queued"] == 0 and report["uses"]:
+            break
+        assert time.monotonic() < deadline, f"no background sync sent the use: {report}"
+        time.sleep(0.5)
+    assert {u["status"] for u in report["uses"]} == {"charged"}
 
 
 def _rewritten(pyz: bytes, member: str, change: object) -> bytes:

@@ -3,8 +3,10 @@
 The runtime has no network code and never derives the purchase key, so it cannot do either
 itself. When a lease is past half its time (at most every 5 minutes), or a use was recorded
 (at most every 10 seconds), it starts ``python -m tollgate sync --quiet`` detached from the
-program (a stamp file keeps the pace), and only when the download program is installed beside
-it. Offline, the sync
+program (a stamp file keeps the pace), and only when the download program is importable here:
+the child is given the folder this process found it in (``PYTHONPATH``), and ``-S`` when this
+process runs without site-packages (the launcher's ``-IS``), so it runs that same program, out
+of its slot. Offline, the sync
 fails quietly and the next one tries again; nothing is lost, because the state holds the uses.
 ``TOLLGATE_BACKGROUND=0`` turns this off (tests, or a vendor who schedules ``tollgate sync``).
 """
@@ -30,8 +32,10 @@ def request_sync(home: Path, min_interval: float = LEASE_INTERVAL) -> bool:
     True if one was started."""
     if os.environ.get(BACKGROUND_ENV, "1") == "0":
         return False
-    if importlib.util.find_spec("tollgate.cli") is None:
+    cli = importlib.util.find_spec("tollgate.cli")
+    if cli is None or cli.origin is None:
         return False
+    program = str(Path(cli.origin).resolve().parents[2])  # <here>/tollgate/cli/__init__.py
     stamp = home / ".sync-requested"
     try:
         if time.time() - stamp.stat().st_mtime < min_interval:
@@ -40,9 +44,11 @@ def request_sync(home: Path, min_interval: float = LEASE_INTERVAL) -> bool:
         pass
     try:
         stamp.touch()
+        search = os.pathsep.join(p for p in (program, os.environ.get("PYTHONPATH")) if p)
+        flags = ["-S"] if sys.flags.no_site else []
         subprocess.Popen(
-            [sys.executable, "-m", "tollgate", "sync", "--quiet"],
-            env={**os.environ, HOME_ENV: str(home)},
+            [sys.executable, *flags, "-m", "tollgate", "sync", "--quiet"],
+            env={**os.environ, HOME_ENV: str(home), "PYTHONPATH": search},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
