@@ -156,6 +156,20 @@ def test_the_installed_program_sends_uses_in_the_background_from_its_slot(
     assert {u["status"] for u in report["uses"]} == {"charged"}
 
 
+def test_a_tollgate_package_on_the_python_path_is_not_what_the_installer_runs(
+    client_store: LiveStore, tmp_path: Path
+) -> None:
+    """A ``tollgate`` package earlier on the path (``PYTHONPATH``, a user site, a stale
+    install) would take the whole namespace: the installer runs isolated instead."""
+    shadow = tmp_path / "shadow" / "tollgate"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise SystemExit("the shadow package ran")\n')
+    newcomer = bootstrap(
+        client_store, tmp_path / "customer", env={"PYTHONPATH": str(shadow.parent)}
+    )
+    assert newcomer.running_version() == __version__
+
+
 def _rewritten(pyz: bytes, member: str, change: object) -> bytes:
     good = zipfile.ZipFile(io.BytesIO(pyz))
     out = io.BytesIO()
@@ -242,10 +256,12 @@ def test_a_machine_the_vendor_published_no_wheel_for_is_told_what_is_missing(
     native.unlink()
     made = pure_wheel(tmp_path / "made", "zstandard", version)
     made.rename(house / f"zstandard-{version}-cp311-cp311-win_amd64.whl")
+    pure_wheel(house, "colorama", "0.4.6")  # Windows is supported now: typer needs it there
     requirements = tmp_path / "requirements.txt"
     lines = own_client.requirements.read_text().splitlines()
     requirements.write_text(
         "\n".join(f"zstandard=={version}" if ln.startswith("zstandard==") else ln for ln in lines)
+        + "\ncolorama==0.4.6\n"
     )
     store.ctx.publish_client(own_client.program, house, requirements)
     pyz = tmp_path / "tollgate-setup.pyz"

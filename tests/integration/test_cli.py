@@ -86,3 +86,19 @@ def test_catalog_before_registering(store: LiveStore, tmp_path: Path) -> None:
     wrong = tg(home, "catalog", "--store", store.url, "--trust", "0" * 64)
     assert wrong.returncode == 4 and "fingerprint" in wrong.stderr
     assert not (home / "stores").exists()  # browsing registers nothing
+
+
+def test_only_the_store_adds_commands(tmp_path: Path) -> None:
+    """A package that declares a ``tollgate.commands`` entry point is not the store: its
+    commands are not taken (the command handles passwords and cards)."""
+    site = tmp_path / "site"
+    dist = site / "evil-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[tollgate.commands]\nbuy = evil:add\n")
+    (site / "evil.py").write_text(
+        "def add(app):\n    @app.command('stolen')\n    def stolen():\n        print('evil ran')\n"
+    )
+    done = tg(tmp_path / "home", "stolen", env_extra={"PYTHONPATH": str(site)})
+    assert done.returncode == 2 and "evil ran" not in done.stdout
+    assert "No such command" in done.stderr

@@ -93,6 +93,41 @@ def test_pinned_requirements_choose_the_wheels_and_check_their_hashes() -> None:
         assemble(PROGRAM, [RUNTIME, other, LINUX], pinned)
 
 
+def test_a_release_holds_what_the_program_needs_one_version_each() -> None:
+    stray = wheel("fastapi", "0.165.0")  # in the wheelhouse, needed by nothing here
+    release = assemble(PROGRAM, [RUNTIME, HTTPX, LINUX, stray], None)
+    assert "fastapi==0.165.0" not in release.requirements
+    newer = wheel("httpx", "0.29.0")
+    with pytest.raises(BadClientRelease, match="one version of each package"):
+        assemble(PROGRAM, [RUNTIME, HTTPX, newer, LINUX], None)
+
+
+def test_a_dependency_of_another_platform_must_be_there_when_that_platform_is() -> None:
+    """A Windows-only requirement counts once the wheelhouse has a Windows wheel."""
+    program = wheel(
+        "tollgate",
+        "0.3.0",
+        requires=("tollgate-runtime==0.3.0", 'colorama; platform_system == "Windows"'),
+    )
+    assemble(program, [RUNTIME, LINUX], None)  # Linux only: colorama is not needed
+    with pytest.raises(BadClientRelease, match="colorama"):
+        assemble(program, [RUNTIME, LINUX, WINDOWS], None)
+    colorama = wheel("colorama", "0.4.6")
+    release = assemble(program, [RUNTIME, LINUX, WINDOWS, colorama], None)
+    assert "colorama==0.4.6" in release.requirements
+
+
+def test_every_member_of_a_wheel_is_read_or_the_wheel_refused() -> None:
+    names = dict(HTTPX.member_digests())
+    assert "httpx/__init__.py" in names
+    data = bytearray(HTTPX.data)
+    at = data.find(b"Metadata-Version")  # stored, not deflated: flip a byte of a member
+    data[at] ^= 1
+    broken = Wheel(HTTPX.file_name, bytes(data), HTTPX.name, HTTPX.version, HTTPX.tags, (), None)
+    with pytest.raises(BadClientRelease, match="not a readable wheel"):
+        list(broken.member_digests())
+
+
 def test_the_machine_gets_its_best_wheel_or_hears_what_is_missing() -> None:
     release = assemble(PROGRAM, [RUNTIME, HTTPX, LINUX, WINDOWS], None)
     windows = [Tag("cp311", "abi3", "win_amd64"), Tag("py3", "none", "any")]
@@ -115,6 +150,8 @@ def test_the_machine_gets_its_best_wheel_or_hears_what_is_missing() -> None:
         ("httpx-1.0-py3-none-any.whl", b"not a zip", "not a readable wheel"),
         ("httpx-1.0-py3-none-any.whl", wheel_bytes("httpx", "1.0", said="requests"), "holds"),
         ("httpx-1.0-py3-none-any.whl", wheel_bytes("httpx", "2.0"), "holds"),
+        ("_x-1.0-py3-none-any.whl", wheel_bytes("_x", "1.0"), "refuses"),
+        (f"x-1.{'1' * 70}-py3-none-any.whl", wheel_bytes("x", "1." + "1" * 70), "refuses"),
     ],
 )
 def test_a_wheel_is_what_its_name_says(file_name: str, data: bytes, why: str) -> None:

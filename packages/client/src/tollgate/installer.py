@@ -202,13 +202,28 @@ def _arguments(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_known_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from tollgate.wire.text import clean  # standard library only, like this file
+def isolated(pyz: Path, argv: list[str]) -> None:
+    """Run this installer again isolated (``-I -S``) unless it already is: otherwise a
+    ``tollgate`` package in the Python's site-packages, its user site or ``PYTHONPATH`` (or a
+    ``.pth`` file there) would be imported instead of the modules this archive carries, and
+    their checks would count for nothing."""
+    if sys.flags.isolated and sys.flags.no_site:
+        return
+    command = [sys.executable, "-IS", str(pyz), *argv]
+    if os.name == "nt":  # no exec there: a child, whose status is ours
+        raise SystemExit(subprocess.run(command, check=False).returncode)
+    os.execv(sys.executable, command)  # noqa: S606 - this very installer, isolated
 
+
+def main(argv: list[str] | None = None) -> int:
     if sys.version_info < MIN_PYTHON:
         return _fail(f"the download program needs Python {'.'.join(map(str, MIN_PYTHON))}+", 3)
-    args, register_args = _arguments(sys.argv[1:] if argv is None else argv)
     pyz = Path(__file__).resolve().parent
+    arguments = sys.argv[1:] if argv is None else argv
+    isolated(pyz, arguments)
+    from tollgate.wire.text import clean  # standard library only, like this file
+
+    args, register_args = _arguments(arguments)
     setup, _root = read_setup(pyz)
     program_dir = (args.dir or default_program_dir()).resolve()
     python = sys.executable

@@ -1,9 +1,12 @@
 """Commands other distributions add to ``tollgate``: the usual entry-point plugin.
 
 A distribution names, in the ``tollgate.commands`` group, a function that takes the Typer app
-and adds its commands (``tollgate-store`` adds ``store`` and ``demo``). Only the download
-program installed, ``tollgate store`` says where the vendor's commands come from instead of
-failing on an import; a plugin that is installed but does not load says why.
+and adds its commands (``tollgate-store`` adds ``store`` and ``demo``). Only distributions
+named in `PLUGINS` are loaded: the command handles the customer's password and card, and any
+package installed beside it (a dependency's wheel, say) could otherwise add or replace a
+command. Only the download program installed, ``tollgate store`` says where the vendor's
+commands come from instead of failing on an import; a plugin that is installed but does not
+load says why.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 
 import typer
+from packaging.utils import canonicalize_name
 
 from tollgate.cli.output import fail
 from tollgate.wire.problems import Exit
 
 GROUP = "tollgate.commands"
+PLUGINS = frozenset({"tollgate-store"})  # the distributions whose commands are taken
 STORE_HINT = (
     "the vendor's commands come with the store, which is not installed here: "
     "pip install tollgate-store (the download program alone has no `tollgate store`)"
@@ -27,6 +32,8 @@ def add_plugins(app: typer.Typer) -> None:
     provides it."""
     names = set()
     for entry in entry_points(group=GROUP):
+        if entry.dist is None or canonicalize_name(entry.dist.name) not in PLUGINS:
+            continue
         names.add(entry.name)
         try:
             entry.load()(app)

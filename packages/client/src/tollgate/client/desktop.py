@@ -82,7 +82,7 @@ def handler_command(home: Path | None) -> list[str]:
     """How the desktop starts this download program, with the client folder it uses: through
     the launcher when the program runs from its slots (so an update changes what runs)."""
     folder = ProgramFolder.running()
-    command = [sys.executable, "-m", "tollgate"] if folder is None else folder.command()
+    command = [sys.executable, "-P", "-m", "tollgate"] if folder is None else folder.command()
     return command + (["--home", str(home)] if home is not None else [])
 
 

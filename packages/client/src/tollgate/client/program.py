@@ -10,6 +10,7 @@ download2), so the program can replace itself without ever being half-replaced.
   slots/download2/         the release's wheels (tollgate/..., cryptography/..., *.dist-info)
   wheels/                  the wheels of the active release, as fetched and checked (reused by
                            the next update for what did not change)
+  update.lock              held by the one update running
 ```
 
 A new version is installed by pip, from the wheels fetched and checked, with no index
@@ -114,6 +115,7 @@ class ProgramFolder:
         self.launcher = root / "bin" / "tollgate"
         self.slots = root / "slots"
         self.wheels = root / "wheels"
+        self.update_lock = root / "update.lock"
 
     @classmethod
     def running(cls) -> ProgramFolder | None:

@@ -32,7 +32,7 @@ from tollgate.client import __version__
 from tollgate.client.errors import ClientError, IntegrityFailure
 from tollgate.client.program import HANDED_OFF, Launch, ProgramFolder
 from tollgate.client.trust import StoreTrust
-from tollgate.files import write_atomic
+from tollgate.files import exclusive, write_atomic
 from tollgate.protocol.client_release import (
     DEPENDENCY_KIND,
     BadClientRelease,
@@ -138,19 +138,22 @@ def _already_here(path: Path, info: TargetFile) -> bool:
 
 def update_client(folder: ProgramFolder, trust: StoreTrust, version: str) -> ClientUpdate:
     """Install client ``version`` in the slot not running, check it starts, switch to it.
-    Raises (and leaves the active slot as it was) if any step fails."""
-    launch: Launch = folder.read()
-    if newer_than_running(version, launch.active.version) is None:
-        raise IntegrityFailure(
-            f"the download program {version} is not newer than {launch.active.version}"
-        )
-    release, program = fetch_release(trust, version)
-    wheels, fetched = fetch_wheels(folder, trust, release, program)
-    slot = folder.other_slot()
-    folder.install(slot, wheels)
-    folder.start_check(slot, version)
-    folder.switch(slot, version)
-    folder.keep_wheels(wheels)
+    Raises (and leaves the active slot as it was) if any step fails. One update at a time per
+    program folder (a lock file): two commands updating at once would each take the other's
+    staging folder, or the slot the other just made active, for leftovers."""
+    with exclusive(folder.update_lock):
+        launch: Launch = folder.read()
+        if newer_than_running(version, launch.active.version) is None:
+            raise IntegrityFailure(
+                f"the download program {version} is not newer than {launch.active.version}"
+            )
+        release, program = fetch_release(trust, version)
+        wheels, fetched = fetch_wheels(folder, trust, release, program)
+        slot = folder.other_slot()
+        folder.install(slot, wheels)
+        folder.start_check(slot, version)
+        folder.switch(slot, version)
+        folder.keep_wheels(wheels)
     return ClientUpdate(launch.active.version, version, slot, fetched)
 
 

@@ -29,12 +29,14 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import PurePosixPath
 from typing import Any
 
+from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
@@ -52,6 +54,7 @@ DEPENDENCY_KIND = "client-dependency"
 MAX_WHEEL = 64 * 1024 * 1024
 MAX_WHEELS = 1_000
 MAX_METADATA = 1024 * 1024
+MAX_UNPACKED = 512 * 1024 * 1024  # one wheel's files, unpacked
 _PIN = re.compile(r"([a-z0-9]+(?:-[a-z0-9]+)*)==([A-Za-z0-9.+!_-]{1,64})")
 _FILE = re.compile(r"[A-Za-z0-9._+!-]{1,200}\.whl")
 _HASH_OPTION = re.compile(r"--hash[= ](sha256:[0-9a-f]{64})")
@@ -99,10 +102,29 @@ class Wheel:
     def pin(self) -> str:
         return pin(self.name, self.version)
 
-    def members(self) -> dict[str, bytes]:
-        """Every file inside the wheel (for the store's check that no key is published)."""
-        with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
-            return {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+    def member_digests(self) -> Iterator[tuple[str, str]]:
+        """(name, SHA-256 hex) of every file inside the wheel, read in blocks, at most
+        `MAX_UNPACKED` bytes in all (for the store's check that no key is published)."""
+        left = MAX_UNPACKED
+        try:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
+                for info in zf.infolist():
+                    if info.is_dir():
+                        continue
+                    digest = hashlib.sha256()
+                    with zf.open(info) as member:
+                        while block := member.read(1 << 20):
+                            left -= len(block)
+                            if left < 0:
+                                raise BadClientRelease(
+                                    f"{self.file_name} unpacks to more than {MAX_UNPACKED} bytes"
+                                )
+                            digest.update(block)
+                    yield info.filename, digest.hexdigest()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error) as exc:
+            raise BadClientRelease(f"{self.file_name} is not a readable wheel: {exc}") from exc
+        except NotImplementedError as exc:
+            raise BadClientRelease(f"{self.file_name} uses an unsupported zip feature") from exc
 
 
 def read_wheel(file_name: str, data: bytes) -> Wheel:
@@ -116,6 +138,8 @@ def read_wheel(file_name: str, data: bytes) -> Wheel:
         name, version, _build, tags = parse_wheel_filename(file_name)
     except (InvalidWheelFilename, InvalidVersion) as exc:
         raise BadClientRelease(f"{file_name} is not a wheel file name: {exc}") from exc
+    if _PIN.fullmatch(pin(name, str(version))) is None:
+        raise BadClientRelease(f"{file_name} names a package or version this format refuses")
     metadata = _metadata(file_name, data)
     said = (canonicalize_name(metadata.get("Name", "")), metadata.get("Version", ""))
     try:
@@ -251,10 +275,10 @@ def assemble(
 
     ``pinned`` (from a requirements file: pin -> allowed ``sha256:…`` hashes, perhaps none)
     says exactly which packages the release holds: every pin must have a wheel, each with one
-    of its hashes where hashes are given; other wheels are left out. Without it, the release
-    holds every wheel of the wheelhouse. Either way every dependency the program needs,
-    transitively (its markers evaluated for this machine), must be pinned: a release that
-    cannot install is refused here, not on customers' machines."""
+    of its hashes where hashes are given. Either way the release holds only what the program
+    needs, transitively (`_closure`), one version of each package; every such dependency must
+    be there: a release that cannot install is refused here, not on customers' machines. The
+    other wheels of the wheelhouse (the store's own, say) are left out."""
     if program.name != PROGRAM or program.file_name != program_file_name(program.version):
         raise BadClientRelease(
             f"{program.file_name} is not the download program's wheel "
@@ -267,16 +291,15 @@ def assemble(
         by_pin.setdefault(wheel.pin, []).append(wheel)
     if pinned is not None:
         by_pin = _only_pinned(by_pin, pinned)
-    requires_python = program.requires_python or ">=3.11"
+    needed = _closure(program, by_pin)
     release = ProgramRelease(
         program.version,
-        requires_python,
-        {p: tuple(sorted(w.file_name for w in wheels)) for p, wheels in by_pin.items()},
+        program.requires_python or ">=3.11",
+        {p: tuple(sorted(w.file_name for w in by_pin[p])) for p in sorted(needed)},
     )
-    _check_closure(program, by_pin)
     if sum(len(f) for f in release.requirements.values()) > MAX_WHEELS:
         raise BadClientRelease(f"a release holds at most {MAX_WHEELS} wheels")
-    return release
+    return read_release(release.to_custom(), release.version)  # what is signed reads back
 
 
 def _only_pinned(
@@ -297,10 +320,18 @@ def _only_pinned(
     return kept
 
 
-def _check_closure(program: Wheel, by_pin: Mapping[str, list[Wheel]]) -> None:
-    versions = {p.split("==")[0]: p.split("==")[1] for p in by_pin}
+def _closure(program: Wheel, by_pin: Mapping[str, list[Wheel]]) -> set[str]:
+    """The pins ``program`` needs, transitively, checking every wheel of each: a requirement
+    counts when its marker holds on this machine or on any platform the wheelhouse has wheels
+    for (a Windows wheel of anything: Windows-only dependencies are needed too)."""
+    versions: dict[str, set[str]] = {}
+    for p in by_pin:
+        name, version = p.split("==")
+        versions.setdefault(name, set()).add(version)
+    environments = _environments([w for wheels in by_pin.values() for w in wheels])
     pending: list[tuple[Wheel, frozenset[str]]] = [(program, frozenset())]
     seen: set[tuple[str, frozenset[str]]] = set()
+    needed: set[str] = set()
     while pending:
         wheel, extras = pending.pop()
         for line in wheel.requires_dist:
@@ -309,19 +340,49 @@ def _check_closure(program: Wheel, by_pin: Mapping[str, list[Wheel]]) -> None:
             except InvalidRequirement as exc:
                 raise BadClientRelease(f"{wheel.file_name} requires {line!r}: {exc}") from exc
             if req.marker is not None and not any(
-                req.marker.evaluate({"extra": e}) for e in (extras or {""})
+                req.marker.evaluate({**env, "extra": e})
+                for env in environments
+                for e in (extras or {""})
             ):
                 continue
             name = canonicalize_name(req.name)
-            version = versions.get(name)
-            if version is None or not req.specifier.contains(version, prereleases=True):
+            held = sorted(v for v in versions.get(name, ()) if req.specifier.contains(v, True))
+            if not held:
                 raise BadClientRelease(
                     f"{wheel.pin} requires {req}, which the wheelhouse does not hold"
                 )
+            if len(versions[name]) > 1:
+                raise BadClientRelease(
+                    f"the wheelhouse holds {name} {', '.join(sorted(versions[name]))}: one "
+                    "version of each package (pip installs one)"
+                )
+            needed.add(pin(name, held[0]))
             key = (name, frozenset(req.extras))
             if key not in seen:
                 seen.add(key)
-                pending.append((by_pin[pin(name, version)][0], frozenset(req.extras)))
+                pending += [(w, frozenset(req.extras)) for w in by_pin[pin(name, held[0])]]
+    return needed
+
+
+# Marker variables of each operating-system family, by the platform tags of its wheels.
+_PLATFORMS = {
+    "win": {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt"},
+    "macosx": {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix"},
+    "linux": {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"},
+}
+
+
+def _environments(wheels: Iterable[Wheel]) -> list[dict[str, str]]:
+    """This machine's marker environment, and one for each other OS family with a wheel."""
+    families = {
+        family
+        for wheel in wheels
+        for tag in wheel.tags
+        for family in _PLATFORMS
+        if family in tag.platform
+    }
+    here = {k: str(v) for k, v in default_environment().items()}
+    return [here] + [{**here, **_PLATFORMS[f]} for f in sorted(families)]
 
 
 def parse_requirements(text: str) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tollgate.files import UnsafeTree, open_below, open_plain, plain_files
 from tollgate.protocol.client_release import (
+    MAX_WHEEL,
     BadClientRelease,
     ProgramRelease,
     parse_requirements,
@@ -91,7 +92,7 @@ class StoreContext:
         a link (protocol/client_release.py says what a release is)."""
         guard = self.folder.publish_guard()
         try:
-            wheel = read_wheel(program.name, _read_plain(guard, program))
+            wheel = read_wheel(program.name, _read_plain(guard, program, MAX_WHEEL))
             house = guard.check_source(wheelhouse)
             names = sorted(plain_files(house))
             strays = [n for n in names if "/" in n or not n.endswith(".whl")]
@@ -103,10 +104,10 @@ class StoreContext:
             wheels = []
             for name in names:
                 with open_below(house, name) as fh:
-                    wheels.append(read_wheel(name, fh.read()))
+                    wheels.append(read_wheel(name, fh.read(MAX_WHEEL + 1)))
             pinned = None
             if requirements is not None:
-                text = _read_plain(guard, requirements).decode("utf-8", "strict")
+                text = _read_plain(guard, requirements, MAX_REQUIREMENTS).decode("utf-8")
                 pinned = parse_requirements(text)
         except UnsafeTree as exc:
             raise PublishRefused(f"{exc}: publish-client follows no link") from exc
@@ -176,7 +177,14 @@ def open_store(
     )
 
 
-def _read_plain(guard: PublishGuard, path: Path) -> bytes:
-    """A file to publish: not the store's own, not reached through a link."""
+MAX_REQUIREMENTS = 1024 * 1024
+
+
+def _read_plain(guard: PublishGuard, path: Path, limit: int) -> bytes:
+    """A file to publish (one byte past ``limit`` at most, for the reader to refuse): not the
+    store's own, not reached through a link."""
     with open_plain(guard.check_source(path)) as fh:
-        return fh.read()
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise PublishRefused(f"{path} is larger than {limit} bytes")
+    return data

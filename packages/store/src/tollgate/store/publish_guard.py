@@ -53,9 +53,10 @@ class PublishGuard:
 
     def check_bytes(self, name: str, data: bytes) -> None:
         """Refuse ``data`` (to be published as ``name``) if it is one of the store's keys."""
-        self._check_digest(name, hashlib.sha256(data).hexdigest())
+        self.check_digest(name, hashlib.sha256(data).hexdigest())
 
-    def _check_digest(self, name: str, sha256: str) -> None:
+    def check_digest(self, name: str, sha256: str) -> None:
+        """Refuse a file to be published as ``name`` whose SHA-256 (hex) is a key file's."""
         key = self.secrets.get(sha256)
         if key is not None:
             raise PublishRefused(f"{name} has the same bytes as the store's key file {key}")
@@ -77,4 +78,4 @@ class PublishGuard:
                         out.write(block)
             except UnsafeTree as exc:
                 raise PublishRefused(f"{exc}: publish follows no link (nothing was read)") from exc
-            self._check_digest(rel, digest.hexdigest())
+            self.check_digest(rel, digest.hexdigest())

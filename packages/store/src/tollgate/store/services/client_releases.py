@@ -54,10 +54,14 @@ def publish_client(
         release = assemble(program, wheelhouse, pinned)
     except BadClientRelease as exc:
         raise StoreError("malformed_request", f"not a download-program release: {exc}") from exc
-    wheels = {w.file_name: w for w in wheelhouse if w.pin in release.requirements}
-    for wheel in (program, *wheels.values()):
-        for name, body in wheel.members().items():
-            guard.check_bytes(f"{wheel.file_name}/{name}", body)
+    listed = {f for files in release.requirements.values() for f in files}
+    wheels = {w.file_name: w for w in wheelhouse if w.file_name in listed}
+    try:
+        for wheel in (program, *wheels.values()):
+            for name, digest in wheel.member_digests():
+                guard.check_digest(f"{wheel.file_name}/{name}", digest)
+    except BadClientRelease as exc:
+        raise StoreError("malformed_request", f"not a download-program release: {exc}") from exc
     latest = latest_client(session)
     if latest is not None and Version(release.version) <= Version(latest.version):
         raise StoreError(
