@@ -29,7 +29,7 @@ $(STAMP): $(LOCK) $(addsuffix /pyproject.toml,$(PACKAGES))
 # the tests install each distribution alone from there, with no index).
 dist: $(DIST)/.built
 
-$(DIST)/.built: $(STAMP) $(SOURCES) $(WHEELHOUSE)/.downloaded
+$(DIST)/.built: $(STAMP) $(SOURCES) $(DIST)/.wheelhouse-downloaded
 	rm -rf $(DIST)/*.whl $(WHEELHOUSE)/tollgate*.whl $(addsuffix /build,$(PACKAGES))
 	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) $(PACKAGES)
 	rm -rf $(addsuffix /build,$(PACKAGES)) $(addsuffix /src/*.egg-info,$(PACKAGES))
@@ -37,7 +37,7 @@ $(DIST)/.built: $(STAMP) $(SOURCES) $(WHEELHOUSE)/.downloaded
 	$(BIN)/python tools/pins.py tollgate --lock $(LOCK) --wheels $(DIST) > $(DIST)/client-requirements.txt
 	touch $@
 
-$(WHEELHOUSE)/.downloaded: $(STAMP) $(LOCK)
+$(DIST)/.wheelhouse-downloaded: $(STAMP) $(LOCK)
 	mkdir -p $(WHEELHOUSE)
 	$(BIN)/python tools/pins.py tollgate-store --lock $(LOCK) --third-party > $(DIST)/store-third-party.txt
 	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --require-hashes \

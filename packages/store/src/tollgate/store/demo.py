@@ -102,7 +102,12 @@ def run_demo(keep: Path | None = None, client: Path | None = None) -> int:
         console.print(f"Serving on {server.url} (OpenAPI at {server.url}/docs)")
         console.print(f"Storefront, open while the demo runs: {server.url}/")
         console.print(f"Admin pages: {server.url}/admin (admin token {admin_token})")
-        console.print(f"Registration bootstrap (installer): {server.url}/bootstrap")
+        if client is not None:
+            console.print(f"Registration bootstrap (installer): {server.url}/bootstrap")
+        else:
+            console.print(
+                "No download program published (make demo publishes the one make dist built)"
+            )
 
         home, machine = base / "customer", "demo-machine-a-0001"
         page = base / "translation.html"
