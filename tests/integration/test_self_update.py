@@ -232,3 +232,28 @@ def test_vendor_publishes_a_client_from_the_command_line(
     updated = newcomer.run("self-update", "--json")
     assert updated.returncode == 0, updated.stderr
     assert json.loads(updated.stdout)["updated"]["to"] == NEW
+
+
+def test_two_updates_at_once_make_one_switch(
+    store: LiveStore, newcomer: Installed, release: Any
+) -> None:
+    """Two commands finding the same newer release at once: one installs it, the other waits
+    for it and finds it done; neither takes the other's staging folder for a leftover."""
+    release(NEW)
+    both = [
+        subprocess.Popen(
+            [str(newcomer.launcher), "self-update", "--json"],
+            env=environment(newcomer.home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    answers = [p.communicate(timeout=300) for p in both]
+    assert [p.returncode for p in both] == [0, 0], answers
+    fetched = sorted(json.loads(out)["updated"]["fetched_wheels"] for out, _ in answers)
+    assert fetched[0] == 0 and fetched[1] >= 1
+    assert newcomer.running_version() == NEW
+    assert newcomer.slots() == ["download1", "download2"]
+    assert newcomer.launch()["previous"] == {"slot": "download1", "version": OLD}

@@ -143,6 +143,9 @@ def update_client(folder: ProgramFolder, trust: StoreTrust, version: str) -> Cli
     staging folder, or the slot the other just made active, for leftovers."""
     with exclusive(folder.update_lock):
         launch: Launch = folder.read()
+        if launch.active.version == version and version != __version__:
+            # another command updated while this one waited: nothing left but to hand over
+            return ClientUpdate(__version__, version, launch.active.slot, 0)
         if newer_than_running(version, launch.active.version) is None:
             raise IntegrityFailure(
                 f"the download program {version} is not newer than {launch.active.version}"
