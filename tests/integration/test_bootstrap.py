@@ -20,7 +20,7 @@ import pytest
 from test_cli import tg
 
 from conftest import LiveStore
-from programs import CARD, PERSON, bootstrap, installer_bytes, run_installer
+from programs import CARD, PERSON, bootstrap, environment, installer_bytes, run_installer
 from tollgate.client import __version__
 from tollgate.client.desktop import handler_status
 from wheels import ClientDist, pure_wheel
@@ -105,6 +105,16 @@ def test_installer_installs_from_the_store_alone_registers_and_sets_up_the_hand_
     accounts = newcomer.run("catalog", "--json")
     assert accounts.returncode == 0, accounts.stderr
     assert "MT" in [p["name"] for p in json.loads(accounts.stdout)]
+    # the program remembers the client folder it was installed for (--home): no variable needed
+    assert launch["home"] == str(newcomer.home.resolve())
+    plain = subprocess.run(
+        [str(newcomer.launcher), "catalog", "--json"],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plain.returncode == 0, plain.stderr
     vendor = newcomer.run("store", "init", str(tmp_path / "a-store"))
     assert vendor.returncode == 2 and "pip install tollgate-store" in " ".join(
         vendor.stderr.split()

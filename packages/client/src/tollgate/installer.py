@@ -164,9 +164,11 @@ def _download(setup: dict[str, Any], name: str, expected: dict[str, Any]) -> byt
     return data
 
 
-def install_program(program_dir: Path, wheels: list[Path], version: str, python: str) -> str:
-    """The download program in ``program_dir``; its version. Nothing changes if a version is
-    already active there."""
+def install_program(
+    program_dir: Path, wheels: list[Path], version: str, python: str, home: Path | None
+) -> str:
+    """The download program in ``program_dir``, for the client folder ``home`` (the default
+    one if None); its version. Nothing changes if a version is already active there."""
     from tollgate.client.program import ProgramError, ProgramFolder
 
     folder = ProgramFolder(program_dir)
@@ -178,7 +180,7 @@ def install_program(program_dir: Path, wheels: list[Path], version: str, python:
         folder.write_launcher(python)
         folder.install("download1", wheels, python)
         folder.start_check("download1", version, python)
-        folder.switch("download1", version)
+        folder.switch("download1", version, None if home is None else str(home.resolve()))
     except ProgramError as exc:
         raise SystemExit(_fail(f"the download program did not install: {exc}", 3)) from exc
     return version
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         wheels = fetch_wheels(setup, wheels_for_machine(setup), program_dir / "wheels")
     else:
         wheels = []
-    version = install_program(program_dir, wheels, str(setup["client_version"]), python)
+    version = install_program(program_dir, wheels, str(setup["client_version"]), python, args.home)
     launcher = program_dir / "bin" / "tollgate"
     print(f"Installed the download program {version} in {program_dir}")
     if args.no_register:

@@ -23,7 +23,8 @@ GROUP = "tollgate.commands"
 PLUGINS = frozenset({"tollgate-store"})  # the distributions whose commands are taken
 STORE_HINT = (
     "the vendor's commands come with the store, which is not installed here: "
-    "pip install tollgate-store (the download program alone has no `tollgate store`)"
+    "pip install tollgate-store (or the wheel `make dist` builds in a checkout, "
+    "dist/tollgate_store-*.whl); the download program alone has no `tollgate store`"
 )
 
 

@@ -65,9 +65,12 @@ import sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 with open(os.path.join(root, "launcher.json"), encoding="utf-8") as f:
-    active = json.load(f)["active"]
+    launch = json.load(f)
+active = launch["active"]
 if active not in {slots!r}:
     sys.exit("tollgate: launcher.json names no slot; run the installer again")
+if launch.get("home") and not os.environ.get("TOLLGATE_HOME"):
+    os.environ["TOLLGATE_HOME"] = launch["home"]
 sys.path[0:0] = [os.path.join(root, "slots", active)]
 from tollgate.cli.main import entrypoint
 
@@ -91,21 +94,27 @@ class Installed:
 
 @dataclass(frozen=True)
 class Launch:
-    """What ``launcher.json`` says: the active slot, and the previous version kept beside it."""
+    """What ``launcher.json`` says: the active slot, the previous version kept beside it, and
+    the client folder the program was installed for (the installer's ``--home``; the
+    launcher sets ``TOLLGATE_HOME`` to it unless that is set already)."""
 
     active: Installed
     previous: Installed | None
+    home: str | None = None
 
     def to_json(self) -> dict[str, object]:
         def one(i: Installed | None) -> dict[str, str] | None:
             return None if i is None else {"slot": i.slot, "version": i.version}
 
-        return {
+        doc: dict[str, object] = {
             "format": FORMAT,
             "active": self.active.slot,
             "version": self.active.version,
             "previous": one(self.previous),
         }
+        if self.home is not None:
+            doc["home"] = self.home
+        return doc
 
 
 class ProgramFolder:
@@ -141,6 +150,7 @@ class ProgramFolder:
                 None
                 if previous is None
                 else Installed(str(previous["slot"]), str(previous["version"])),
+                None if doc.get("home") is None else str(doc["home"]),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ProgramError(f"{self.launch_file} is unreadable: {exc}") from exc
@@ -218,14 +228,17 @@ class ProgramFolder:
                 f"the program in {slot} says it is {said} from {where}, not {version} from there"
             )
 
-    def switch(self, slot: str, version: str) -> Launch:
-        """Make ``slot`` (checked) the active one, atomically; the active one becomes previous."""
+    def switch(self, slot: str, version: str, home: str | None = None) -> Launch:
+        """Make ``slot`` (checked) the active one, atomically; the active one becomes previous.
+        ``home`` is given at the first install; later switches keep the one recorded."""
         try:
-            current: Installed | None = self.read().active
+            was = self.read()
+            current: Installed | None = was.active
+            home = was.home
         except ProgramError:
             current = None  # the first install
         launch = Launch(
-            Installed(slot, version), current if current and current.slot != slot else None
+            Installed(slot, version), current if current and current.slot != slot else None, home
         )
         write_atomic(self.launch_file, json.dumps(launch.to_json(), indent=2).encode() + b"\n")
         fsync_dir(self.root)

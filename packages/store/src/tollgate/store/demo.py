@@ -175,8 +175,12 @@ def run_demo(keep: Path | None = None, client: Path | None = None) -> int:
             for sale in admin.list_sales(s):
                 console.print(
                     f"{sale['customer_id']} bought {sale['product']} "
-                    f"{sale['addon']} for {sale['amount']} {sale['currency']} "
-                    f"(charge {sale['charge_id']})"
+                    f"{sale['addon']} for {sale['amount']} {sale['currency']}"
+                    + (
+                        f" (charge {sale['charge_id']})"
+                        if sale["charge_id"]
+                        else " (charged per use)"
+                    )
                 )
             for use in admin.list_usage(s):
                 console.print(
