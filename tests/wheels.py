@@ -129,3 +129,24 @@ def pure_wheel(where: Path, name: str, version: str, *, body: bytes = b"VALUE = 
         for n, data in files.items():
             zf.writestr(n, data)
     return path
+
+
+def windows_only(dist: ClientDist, where: Path, package: str = "zstandard") -> ClientDist:
+    """``dist`` with ``package`` published for Windows only (a wheel made by hand, tagged
+    win_amd64): a Linux machine has no wheel of it to install. Windows supported, typer needs
+    colorama there, so it is added too."""
+    house = where / "wheelhouse"
+    shutil.copytree(dist.wheelhouse, house)
+    (native,) = house.glob(f"{package}-*.whl")
+    version = native.name.split("-")[1]
+    native.unlink()
+    made = pure_wheel(where / "made", package, version)
+    made.rename(house / f"{package}-{version}-cp311-cp311-win_amd64.whl")
+    pure_wheel(house, "colorama", "0.4.6")
+    requirements = where / "requirements.txt"
+    lines = [
+        f"{package}=={version}" if line.startswith(f"{package}==") else line
+        for line in dist.requirements.read_text().splitlines()
+    ]
+    requirements.write_text("\n".join([*lines, "colorama==0.4.6"]) + "\n")
+    return ClientDist(dist.program, house, requirements)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from conftest import LiveStore
 from programs import CARD, PERSON, bootstrap, environment, installer_bytes, run_installer
 from tollgate.client import __version__
 from tollgate.client.desktop import handler_status
-from wheels import ClientDist, pure_wheel
+from wheels import ClientDist, windows_only
 
 # A machine whose package index (and any other address) cannot be reached: every setting pip
 # or urllib would honour points at a closed port on loopback, except the store itself.
@@ -259,21 +258,9 @@ def test_a_machine_the_vendor_published_no_wheel_for_is_told_what_is_missing(
     store: LiveStore, own_client: ClientDist, tmp_path: Path
 ) -> None:
     """zstandard published for Windows only: this Linux machine has no wheel to install."""
-    house = tmp_path / "wheelhouse"
-    shutil.copytree(own_client.wheelhouse, house)
-    (native,) = house.glob("zstandard-*.whl")
-    version = native.name.split("-")[1]
-    native.unlink()
-    made = pure_wheel(tmp_path / "made", "zstandard", version)
-    made.rename(house / f"zstandard-{version}-cp311-cp311-win_amd64.whl")
-    pure_wheel(house, "colorama", "0.4.6")  # Windows is supported now: typer needs it there
-    requirements = tmp_path / "requirements.txt"
-    lines = own_client.requirements.read_text().splitlines()
-    requirements.write_text(
-        "\n".join(f"zstandard=={version}" if ln.startswith("zstandard==") else ln for ln in lines)
-        + "\ncolorama==0.4.6\n"
-    )
-    store.ctx.publish_client(own_client.program, house, requirements)
+    windows = windows_only(own_client, tmp_path / "windows")
+    store.ctx.publish_client(windows.program, windows.wheelhouse, windows.requirements)
+    version = windows.requirements.read_text().split("zstandard==")[1].split()[0]
     pyz = tmp_path / "tollgate-setup.pyz"
     pyz.write_bytes(installer_bytes(store))
     program = tmp_path / "program"

@@ -21,7 +21,7 @@ from programs import Installed, bootstrap, environment, next_version, publish_pr
 from tollgate.client import __version__ as OLD
 from tollgate.store.db import ClientRelease
 from tollgate.store.services.errors import StoreError
-from wheels import ClientDist, program_wheel, pure_wheel
+from wheels import ClientDist, program_wheel, pure_wheel, windows_only
 
 NEW = next_version(OLD)
 
@@ -257,3 +257,16 @@ def test_two_updates_at_once_make_one_switch(
     assert newcomer.running_version() == NEW
     assert newcomer.slots() == ["download1", "download2"]
     assert newcomer.launch()["previous"] == {"slot": "download1", "version": OLD}
+
+
+def test_a_release_with_no_wheel_for_this_machine_is_not_taken(
+    client_store: LiveStore, newcomer: Installed, own_client: ClientDist, tmp_path: Path
+) -> None:
+    windows = windows_only(own_client, tmp_path / "windows")
+    wheel = program_wheel(tmp_path, NEW)
+    client_store.ctx.publish_client(wheel, windows.wheelhouse, windows.requirements)
+    before = newcomer.launch()
+    done = newcomer.run("self-update")
+    assert done.returncode == 3, done.stderr
+    assert "no wheel of zstandard==" in said(done) and "for this machine" in said(done)
+    assert newcomer.launch() == before and newcomer.slots() == ["download1"]
