@@ -135,6 +135,69 @@ def test_the_runtime_alone_is_cryptography_and_opens_a_bought_addon(
     assert done.stdout.strip() == "川"
 
 
+VENDOR_PROJECT = """
+[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "mtview"
+version = "1.0.0"
+dependencies = ["tollgate-runtime==0.1.0"]
+
+[project.scripts]
+mtview = "mtview:main"
+"""
+VENDOR_MODULE = """
+import sys
+from tollgate.runtime import Product, TollgateRuntimeError
+
+
+def main():
+    try:
+        mt = Product.open("MT")
+    except TollgateRuntimeError as exc:
+        return f"mtview: {exc}"
+    if not mt.has("dic2"):
+        return "mtview: dic2 is not bought"
+    print(mt.import_module("dic2").lookup(sys.argv[1]))
+"""
+
+
+def test_a_vendors_own_application_runs_on_the_runtime_alone(
+    runtime_env: Environment, store: LiveStore, customer: Customer, tmp_path: Path
+) -> None:
+    """docs/runtime.md section 10: an application of the vendor's, a wheel depending on
+    tollgate-runtime only, with a console script, in the runtime's environment."""
+    source = tmp_path / "mtview"
+    source.mkdir()
+    (source / "pyproject.toml").write_text(VENDOR_PROJECT)
+    (source / "mtview.py").write_text(VENDOR_MODULE)
+    wheel = build_wheel(source, tmp_path / "wheels")
+    pip = [sys.executable, "-m", "pip", "--python", runtime_env.python, "install", "--isolated"]
+    done = subprocess.run(
+        [*pip, "-q", "--no-index", "--no-deps", str(wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert runtime_env.distributions() == RUNTIME_CLOSURE | {"mtview"}
+    script = str(runtime_env.root / "bin" / "mtview")
+
+    def run(home: Path) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, TOLLGATE_HOME=str(home), TOLLGATE_MACHINE_ID=MACHINE_A)
+        return subprocess.run([script, "river"], env=env, capture_output=True, text=True)
+
+    nothing = run(tmp_path / "no-home")
+    assert nothing.returncode == 1 and "MT is not installed" in nothing.stderr
+    assert "Traceback" not in nothing.stderr
+    purchase(store, customer)
+    bought = run(customer.home.root)
+    assert bought.returncode == 0, bought.stderr
+    assert bought.stdout.strip() == "川"
+
+
 @pytest.fixture
 def wheel_store(store_env: Environment, tmp_path: Path) -> Iterator[str]:
     """A store made, stocked and served by the store wheel's environment."""
