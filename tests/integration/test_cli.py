@@ -102,3 +102,33 @@ def test_only_the_store_adds_commands(tmp_path: Path) -> None:
     done = tg(tmp_path / "home", "stolen", env_extra={"PYTHONPATH": str(site)})
     assert done.returncode == 2 and "evil ran" not in done.stdout
     assert "No such command" in done.stderr
+
+
+def test_short_help_and_version(tmp_path: Path) -> None:
+    from tollgate.client import __version__
+
+    version = tg(tmp_path / "home", "--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"tollgate {__version__}"
+    for command in ([], ["buy"], ["store"], ["store", "publish"], ["handler"]):
+        short, long = (
+            tg(tmp_path / "home", *command, "-h"),
+            tg(tmp_path / "home", *command, "--help"),
+        )
+        assert short.returncode == long.returncode == 0, (command, short.stderr)
+        assert short.stdout == long.stdout and "Usage: python -m tollgate" in short.stdout
+
+
+def test_a_mistyped_name_gets_the_close_one(store: LiveStore, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert tg(home, "register", store.url, *REG, "--card", "4242424242424242").returncode == 0
+    product = tg(home, "install", "mt")  # the store answers (its exit status: issue 17)
+    assert product.returncode != 0
+    assert "no product 'mt'; did you mean 'MT'?" in " ".join(product.stderr.split())
+    assert tg(home, "install", "MT").returncode == 0
+    run = tg(home, "run", "Mt")
+    assert run.returncode == 2 and "did you mean 'MT'?" in " ".join(run.stderr.split())
+    addon = tg(home, "buy", "MT", "dic", "--yes")
+    assert addon.returncode == 2
+    assert "no add-on 'dic'; did you mean 'dic2'?" in " ".join(addon.stderr.split())
+    nothing_close = tg(home, "buy", "MT", "zzzz", "--yes")
+    assert nothing_close.returncode == 2 and "did you mean" not in nothing_close.stderr

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from tollgate.cli.output import fail
+from tollgate.cli.output import console, fail
 from tollgate.client import __version__
 from tollgate.client.account import Account, Unlocked
 from tollgate.client.errors import ClientError, UsageError
@@ -29,15 +29,18 @@ from tollgate.runtime.home import ClientHome
 from tollgate.runtime.state import StateDamaged
 from tollgate.wire.problems import Exit
 
+HELP = {"help_option_names": ["-h", "--help"]}  # -h as well, every command and group
 app = typer.Typer(
     help="Tollgate: a secure software store and its download program.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings=HELP,
 )
 handler_app = typer.Typer(
     help="The desktop hand-off: the browser gives storefront downloads and tollgate:// links "
     "to `tollgate open`.",
     no_args_is_help=True,
+    context_settings=HELP,
 )
 app.add_typer(handler_app, name="handler")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,11 +58,26 @@ class Globals:
 G = Globals()
 
 
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        console.print(f"tollgate {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main(
     home: Annotated[
         Path | None, typer.Option("--home", envvar="TOLLGATE_HOME", help="The client's folder.")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the download program's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     G.home = ClientHome(home)
 

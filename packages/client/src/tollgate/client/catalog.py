@@ -14,6 +14,7 @@ from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.client.trust import Descriptor, StoreTrust
 from tollgate.runtime.home import ClientHome
 from tollgate.wire.targets import CATALOG, FileTarget, parse_file_target
+from tollgate.wire.text import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,16 @@ class Catalog:
         for p in self.products:
             if p["name"] == name:
                 return p
-        raise UsageError(f"the store has no product {name!r}")
+        names = [str(p["name"]) for p in self.products]
+        raise UsageError(f"the store has no product {name!r}{did_you_mean(name, names)}")
 
     def addon(self, product: str, addon: str) -> dict[str, Any]:
-        for a in self.product(product)["addons"]:
+        addons = self.product(product)["addons"]
+        for a in addons:
             if a["name"] == addon:
                 return dict(a)
-        raise UsageError(f"{product} has no add-on {addon!r}")
+        names = [str(a["name"]) for a in addons]
+        raise UsageError(f"{product} has no add-on {addon!r}{did_you_mean(addon, names)}")
 
 
 def _signed_file(

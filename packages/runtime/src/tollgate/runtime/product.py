@@ -50,6 +50,7 @@ from tollgate.runtime.metering import RuntimeMeter
 from tollgate.runtime.policy import Facts, check_licence
 from tollgate.runtime.state import BoughtAddOn, InstalledProduct, OfferedAddOn
 from tollgate.wire.licence import Licence, parse_licence
+from tollgate.wire.text import did_you_mean
 
 PASSWORD_ENV = "TOLLGATE_PASSWORD"  # noqa: S105 (the name of a variable)
 # The offline allowance of a metered licence signed before licences named theirs (the store's
@@ -107,7 +108,11 @@ class Product:
             if store_id is None or p.store_id == store_id
         ]
         if not found:
-            raise ProductNotInstalled(f"{name} is not installed: run `tollgate install {name}`")
+            installed = {p.name for p in client_home.state.products()}
+            raise ProductNotInstalled(
+                f"{name} is not installed: run `tollgate install {name}`"
+                + did_you_mean(name, installed)
+            )
         if len(found) > 1:
             stores = ", ".join(p.store_id for p in found)
             raise ProductAmbiguous(

@@ -8,7 +8,9 @@ own business: the CLI prints with no markup at all (cli/output.py), the pages au
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 # C0 and C1 controls but tab and newline; the bidirectional controls; zero-width space, line
 # and paragraph separators and the byte-order mark (look-alike text). Zero-width (non-)joiners
@@ -21,3 +23,10 @@ _CONTROLS = re.compile(
 def clean(text: str) -> str:
     """``text`` without the characters that would move, colour or link the terminal."""
     return _CONTROLS.sub("", text)
+
+
+def did_you_mean(wrong: str, names: Iterable[str]) -> str:
+    """``"; did you mean 'MT'?"`` for the name closest to ``wrong`` (case aside), or ``""``."""
+    by_folded = {n.casefold(): n for n in names}
+    close = difflib.get_close_matches(wrong.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f"; did you mean {clean(by_folded[close[0]])!r}?" if close else ""

@@ -22,7 +22,9 @@ from tollgate.store.services.errors import StoreError
 from tollgate.wire.problems import Exit
 
 store_app = typer.Typer(
-    help="Run a store: create it, publish products, serve, watch sales.", no_args_is_help=True
+    help="Run a store: create it, publish products, serve, watch sales.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 DirArg = Annotated[Path, typer.Argument(help="The store folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]

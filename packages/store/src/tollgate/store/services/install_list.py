@@ -27,6 +27,7 @@ from tollgate.store.services.errors import StoreError
 from tollgate.wire import install_list
 from tollgate.wire.handoff import HandOff
 from tollgate.wire.targets import release_target
+from tollgate.wire.text import did_you_mean
 
 
 def build_install_list(
@@ -41,7 +42,10 @@ def build_install_list(
     row = session.scalars(select(Product).where(Product.name == product)).one_or_none()
     release = None if row is None else latest_release(row)
     if release is None:
-        raise StoreError("not_found", f"the store has no product {product!r}")
+        names = session.scalars(select(Product.name)).all()
+        raise StoreError(
+            "not_found", f"the store has no product {product!r}{did_you_mean(product, names)}"
+        )
     addons = {a.name: a for a in release.addons}
     files = sorted(release.files, key=lambda f: (f.addon_name is not None, f.addon_name, f.path))
     chosen = [f for f in files if environment.selects(f.environment)]
