@@ -257,29 +257,10 @@ class ProgramFolder:
         return [python, "-IS", str(self.launcher)]
 
 
-def has_pip(python: str) -> bool:
-    """Whether ``python`` can run pip (a Debian ``python3`` without ``python3-pip`` cannot)."""
-    try:
-        done = subprocess.run(
-            [python, "-I", "-m", "pip", "--version"],
-            capture_output=True,
-            timeout=PIP_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
-
-
 def pip_install(python: str, target: Path, wheels: list[Path]) -> None:
     """``pip install`` exactly ``wheels`` into ``target``: no index, no dependency resolution
     (the release is the whole closure), no configuration or environment of the user's
     (``--isolated``), so nothing but these files is ever installed."""
-    if not has_pip(python):
-        raise ProgramError(
-            f"{python} has no pip to install the download program with: install pip for it "
-            "(Debian and Ubuntu: apt install python3-pip python3-venv) or use another Python"
-        )
     command = [python, "-I", "-m", "pip", "install", "--isolated", "--no-index", "--no-deps"]
     command += ["--disable-pip-version-check", "--no-cache-dir", "--quiet", "--target"]
     command += [str(target), *map(str, wheels)]
@@ -289,6 +270,11 @@ def pip_install(python: str, target: Path, wheels: list[Path]) -> None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ProgramError(f"pip did not run: {exc}") from exc
+    if done.returncode != 0 and "No module named pip" in done.stderr:
+        raise ProgramError(
+            f"{python} has no pip to install the download program with: install pip for it "
+            "(Debian and Ubuntu: apt install python3-pip python3-venv) or use another Python"
+        )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise ProgramError(f"pip could not install the download program: {last}")

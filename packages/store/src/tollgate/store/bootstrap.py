@@ -115,17 +115,19 @@ def bootstrap_router(ctx: StoreContext) -> APIRouter:
         targets: Mapping[str, TargetFile],
         root: bytes,
     ) -> Installer:
-        files = {
-            path.rsplit("/", 1)[1]: {"sha256": t.hashes["sha256"], "length": t.length}
-            for path, t in targets.items()
+        by_name = {path.rsplit("/", 1)[1]: t for path, t in targets.items()}
+        files = {n: {"sha256": t.hashes["sha256"], "length": t.length} for n, t in by_name.items()}
+        pure = [
+            f
+            for p, names in release.requirements.items()
+            if p.split("==")[0] in EMBEDDED
+            for f in names
+            if f.endswith("-py3-none-any.whl")
+        ]
+        embedded = {
+            n: ctx.repository.blobs.path(by_name[n].hashes["sha256"]).read_bytes()
+            for n in [release.program_file, *pure]
         }
-        embedded = {}
-        for path, target in targets.items():
-            name = path.rsplit("/", 1)[1]
-            wheel_name = name.split("-")[0].replace("_", "-").lower()
-            if wheel_name in EMBEDDED and name.endswith("-py3-none-any.whl"):
-                blob = ctx.repository.blobs.path(target.hashes["sha256"])
-                embedded[name] = blob.read_bytes()
         setup = {
             "store_url": key[0],
             "store_id": ctx.store_id,

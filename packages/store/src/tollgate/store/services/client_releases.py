@@ -52,11 +52,8 @@ def publish_client(
     ``guard`` refuses a wheel holding a file with the bytes of a store key."""
     try:
         release = assemble(program, wheelhouse, pinned)
-    except BadClientRelease as exc:
-        raise StoreError("malformed_request", f"not a download-program release: {exc}") from exc
-    listed = {f for files in release.requirements.values() for f in files}
-    wheels = {w.file_name: w for w in wheelhouse if w.file_name in listed}
-    try:
+        listed = {f for files in release.requirements.values() for f in files}
+        wheels = {w.file_name: w for w in wheelhouse if w.file_name in listed}
         for wheel in (program, *wheels.values()):
             for name, digest in wheel.member_digests():
                 guard.check_digest(f"{wheel.file_name}/{name}", digest)
@@ -69,13 +66,13 @@ def publish_client(
             f"the download program {release.version} is not newer than the published "
             f"{latest.version}",
         )
-    targets = [_target(repo, release.version, program, release.to_custom())]
+    own = _target(repo, release.version, program, release.to_custom())
+    targets = [own]
     for wheel in wheels.values():
         custom = {"kind": DEPENDENCY_KIND, "client": release.version, "requirement": wheel.pin}
         targets.append(_target(repo, release.version, wheel, custom))
-    blob = repo.blobs.write_bytes(program.data)
     row = ClientReleaseRow(
-        version=release.version, digest=blob.digest, size=blob.size, published_at=now
+        version=release.version, digest=own.hashes["sha256"], size=own.length, published_at=now
     )
     session.add(row)
     repo.set_client_targets(session, targets)
@@ -85,7 +82,7 @@ def publish_client(
 def _target(
     repo: Repository, version: str, wheel: Wheel, custom: Mapping[str, object]
 ) -> TargetFile:
-    repo.blobs.write_bytes(wheel.data)
+    repo.blobs.write_bytes(wheel.data)  # kept by its SHA-256, the target's
     target = TargetFile.from_data(client_target(version, wheel.file_name), wheel.data, ["sha256"])
     target.unrecognized_fields["custom"] = dict(custom)
     return target
