@@ -101,13 +101,25 @@ def test_dashboard_customers_and_stop_selling(
     with store.ctx.sessions() as s:
         assert s.get(CustomerRow, customer_id).status == "active"  # type: ignore[union-attr]
 
-    done = browser.post(stop, data={"csrf": _csrf(page)})
+    # The list links to a page that asks first; only its button (a POST) changes anything.
+    assert f'href="{stop}"' in page.text
+    asked = browser.get(stop)
+    assert asked.status_code == 200 and "cannot be undone" in asked.text
+    assert "Taro &lt;taro@example.jp&gt;" in asked.text or customer_id in asked.text
+    with store.ctx.sessions() as s:
+        assert s.get(CustomerRow, customer_id).status == "active"  # type: ignore[union-attr]
+
+    done = browser.post(stop, data={"csrf": _csrf(asked)})
     assert done.status_code == 303
+    assert done.headers["location"] == f"/admin/customers?stopped={customer_id}"
     with store.ctx.sessions() as s:
         row = s.get(CustomerRow, customer_id)
         assert row is not None and row.status == "stopped"
         assert (row.name, row.email, row.card_token, row.key_sealed) == ("", "", "", b"")
-    assert '<td class="state">stopped</td>' in browser.get("/admin/customers").text
+    after = browser.get(done.headers["location"])
+    assert '<td class="state">stopped</td>' in after.text
+    assert f"Stopped selling to {customer_id}; all but the id erased." in after.text
+    assert browser.get(stop).status_code == 404  # nothing left to ask about
     with pytest.raises(Refused) as refused:
         purchase(store, customer)
     assert refused.value.code == "customer_stopped"
@@ -133,10 +145,24 @@ def test_refund_from_the_orders_page(
     page = browser.get("/admin/sales")
     assert bought.order_id in page.text and "Refund" in page.text
     refund = f"/admin/orders/{bought.order_id}/refund"
+    asked = browser.get(refund)
+    assert asked.status_code == 200 and "<h1>Refund 300 JPY?</h1>" in asked.text
+    assert "MT dic2 1.0.0" in asked.text and 'href="/admin/sales">Cancel' in asked.text
+    with store.ctx.sessions() as s:
+        assert s.get(Order, bought.order_id).status == "paid"  # type: ignore[union-attr]
     assert browser.post(refund, data={"csrf": "x"}).status_code == 403
-    assert browser.post(refund, data={"csrf": _csrf(page)}).status_code == 303
+    done = browser.post(refund, data={"csrf": _csrf(asked)})
+    assert done.status_code == 303
     with store.ctx.sessions() as s:
         assert s.get(Order, bought.order_id).status == "refunded"  # type: ignore[union-attr]
+    said = browser.get(done.headers["location"]).text
+    assert f"Refunded 300 JPY for order {bought.order_id} (MT dic2)." in said
+    again = browser.post(refund, data={"csrf": _csrf(asked)})  # a second click, or a replay
+    assert "already_refunded" in again.headers["location"]
+    assert "Already refunded 300 JPY" in browser.get(again.headers["location"]).text
+    # A notice is made from the ids looked up, never from text in the URL.
+    forged = browser.get("/admin/sales?refunded=Your+store+was+hacked").text
+    assert "hacked" not in forged and 'class="notice"' not in forged
     after = browser.get("/admin")
     assert "refunded: 300 JPY (1)" in after.text
     missing = browser.post("/admin/orders/or_nothing/refund", data={"csrf": _csrf(page)})

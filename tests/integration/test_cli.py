@@ -50,7 +50,7 @@ def test_register_buy_and_sales_as_json(store: LiveStore, tmp_path: Path) -> Non
     assert no_yes.returncode == 2 and "--yes" in no_yes.stderr  # no terminal: no prompt
     bought = tg(home, "buy", "MT", "dic2", "--yes", "--json")
     assert bought.returncode == 0, bought.stderr
-    assert json.loads(bought.stdout)["amount"] == 300
+    assert json.loads(bought.stdout)["bought"]["amount"] == 300
     listed = json.loads(tg(home, "list", "--json").stdout)
     assert listed[0]["addons"]["dic2"]["version"] == "1.0.0"
     store_dir = str(store.folder.path)
@@ -58,8 +58,8 @@ def test_register_buy_and_sales_as_json(store: LiveStore, tmp_path: Path) -> Non
     assert [s["customer_id"] for s in sales] == [customer_id]
     customers = json.loads(tg(home, "store", "customers", store_dir, "--json").stdout)
     assert customers[0]["customer_id"] == customer_id and "4242424242424242" not in str(customers)
-    assert tg(home, "store", "stop-selling", store_dir, customer_id).returncode == 0
-    stopped = tg(home, "buy", "MT", "dic2", "--yes")
+    assert tg(home, "store", "stop-selling", store_dir, customer_id, "--yes").returncode == 0
+    stopped = tg(home, "buy", "MT", "print", "--yes")
     assert stopped.returncode == 3 and "no longer sells" in stopped.stderr
 
 

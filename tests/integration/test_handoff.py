@@ -70,7 +70,7 @@ def test_buy_button_file_installs_and_buys_once(store: LiveStore, tmp_path: Path
 
     unconfirmed = tg(home, "open", str(handed))
     assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
-    assert "buy MT add-on dic2: 300 JPY" in unconfirmed.stdout
+    assert "Buy MT dic2 from Test Store: 300 JPY" in unconfirmed.stdout
     assert json.loads(tg(home, "list", "--json").stdout) == []  # nothing done
 
     done = tg(home, "open", handed.as_uri(), "--yes", "--json")  # as the desktop passes it

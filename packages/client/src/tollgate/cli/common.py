@@ -22,9 +22,11 @@ from tollgate.crypto.keyfile import KeyFile
 from tollgate.runtime import (
     AddOnIntegrityError,
     AddOnNotLicensed,
+    ClientStateUnavailable,
     LicenceNotValid,
     ProductNotInstalled,
 )
+from tollgate.runtime.errors import explain_os_error
 from tollgate.runtime.home import ClientHome
 from tollgate.runtime.state import StateDamaged
 from tollgate.wire.problems import Exit
@@ -83,26 +85,37 @@ def main(
 
 
 def handled(fn: F) -> F:
-    """Turn client and runtime errors into one line on stderr and the documented status."""
+    """Turn client and runtime errors into one line on stderr (a problem object on stdout for
+    a command run with ``--json``) and the documented status; Ctrl-C into a line, never a
+    traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except ClientError as exc:
-            raise fail(str(exc), int(exc.exit)) from exc
-        except AddOnIntegrityError as exc:
-            raise fail(str(exc), Exit.INTEGRITY) from exc
+            raise fail(str(exc), int(exc.exit), as_json=as_json, code=exc.code) from exc
+        except KeyboardInterrupt as exc:
+            raise fail(
+                "interrupted: run the command again to carry on (what was fetched is kept)",
+                Exit.INTERRUPTED,
+                as_json=as_json,
+            ) from exc
+        except (AddOnIntegrityError, StateDamaged) as exc:
+            raise fail(str(exc), Exit.INTEGRITY, as_json=as_json) from exc
         except (AddOnNotLicensed, LicenceNotValid) as exc:
-            raise fail(str(exc), Exit.REFUSED) from exc
-        except ProductNotInstalled as exc:
-            raise fail(str(exc), Exit.USAGE) from exc
-        except StateDamaged as exc:
-            raise fail(str(exc), Exit.INTEGRITY) from exc
+            raise fail(str(exc), Exit.REFUSED, as_json=as_json) from exc
+        except (ProductNotInstalled, ClientStateUnavailable) as exc:
+            raise fail(str(exc), Exit.USAGE, as_json=as_json) from exc
         except ProgramError as exc:
             raise fail(
-                f"the download program stays at {__version__}: {exc}", Exit.INTEGRITY
+                f"the download program stays at {__version__}: {exc}",
+                Exit.INTEGRITY,
+                as_json=as_json,
             ) from exc
+        except OSError as exc:  # this machine's files: a read-only folder, a full disk
+            raise fail(explain_os_error(exc, "accessing"), Exit.USAGE, as_json=as_json) from exc
 
     return wrapper  # type: ignore[return-value]
 

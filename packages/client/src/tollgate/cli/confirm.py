@@ -2,7 +2,8 @@
 window when the command was started by the desktop (the browser's hand-off), never silently.
 
 ``--yes`` skips the question; with neither a terminal nor a screen, the command refuses rather
-than guess.
+than guess. "No" (or closing the window, or Ctrl-C at the question) is :class:`Cancelled`:
+exit status 6 and a line saying that nothing was done.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 import typer
 
-from tollgate.client.errors import UsageError
+from tollgate.client.errors import Cancelled, UsageError
 from tollgate.wire.text import clean
 
 
@@ -36,22 +37,26 @@ def ask_in_window(title: str, question: str) -> bool:
         root.destroy()
 
 
-def confirm(question: str, *, yes: bool, title: str = "Tollgate") -> None:
-    """Return when the customer agrees; raise :class:`typer.Abort` when they do not. The
-    question names what a store says (product, add-on, price): it is asked without control
-    characters, in the terminal and in the window alike."""
+def confirm(
+    question: str, *, yes: bool, title: str = "Tollgate", nothing: str = "nothing was done"
+) -> None:
+    """Return when the customer agrees; raise :class:`Cancelled` (saying ``nothing``) when they
+    do not. The question names what a store says (product, add-on, price): it is asked without
+    control characters, in the terminal and in the window alike."""
     if yes:
         return
     question, title = clean(question), clean(title)
     if sys.stdin.isatty():
-        typer.confirm(question, abort=True)
-        return
-    if has_screen():
+        try:
+            agreed = typer.confirm(question)
+        except typer.Abort:  # Ctrl-C or end of input at the question
+            agreed = False
+    elif has_screen():
         try:
             agreed = ask_in_window(title, question)
         except (ImportError, RuntimeError) as exc:  # no Tk here, or no display to open
             raise UsageError(f"cannot ask in a window ({exc}): run again with --yes") from exc
-        if not agreed:
-            raise typer.Abort()
-        return
-    raise UsageError("confirm with --yes (no terminal or screen to ask on)")
+    else:
+        raise UsageError("confirm with --yes (no terminal or screen to ask on)")
+    if not agreed:
+        raise Cancelled(f"cancelled: {nothing}")

@@ -1,4 +1,8 @@
-"""Printing results: plain lines for people, JSON for scripts, one-line errors on stderr.
+"""Printing results: plain lines for people, JSON for scripts, one-line errors on stderr (or,
+under ``--json``, a problem object on stdout).
+
+Off a terminal (a pipe, a log, a file) nothing is wrapped, no progress bar is drawn and no
+colour is sent: ids and tokens stay whole on one line.
 
 Much of what the CLI prints comes from a store or a customer: product names, summaries,
 release notes, add-on functions, error details, customers' names. None of it may style, link
@@ -26,6 +30,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from tollgate.wire.problems import Exit
 from tollgate.wire.text import clean
 
 
@@ -35,6 +40,7 @@ class PlainConsole(Console):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(markup=False, highlight=False, emoji=False, **options)
+        self.soft_wrap = not self.is_terminal  # a pipe gets whole lines
 
     def print(self, *objects: Any, **options: Any) -> None:
         super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **options)
@@ -53,15 +59,42 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def fail(message: str, exit_code: int) -> typer.Exit:
-    errors.print(Text.assemble(styled("error:", "bold red"), " ", clean(message)))
+EXIT_TITLES: dict[int, str] = {
+    Exit.USAGE: "Usage error",
+    Exit.REFUSED: "Refused by the store",
+    Exit.INTEGRITY: "Integrity or binding failure",
+    Exit.UNREACHABLE: "The store cannot be reached",
+    Exit.CANCELLED: "Cancelled by you",
+    Exit.INTERRUPTED: "Interrupted",
+}
+
+
+def fail(
+    message: str, exit_code: int, *, as_json: bool = False, code: str | None = None
+) -> typer.Exit:
+    """Report a failure and return the exit to raise: one line on stderr, or, for a command
+    run with ``--json``, a problem object on stdout (RFC 9457's members, plus ``exit``)."""
+    if as_json:
+        emit_json(
+            {
+                "error": {
+                    "title": EXIT_TITLES.get(exit_code, "Failed"),
+                    "detail": clean(message),
+                    "code": code,
+                    "exit": int(exit_code),
+                }
+            }
+        )
+    else:
+        errors.print(Text.assemble(styled("error:", "bold red"), " ", clean(message)))
     return typer.Exit(exit_code)
 
 
 @contextmanager
 def transfer_progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar (bytes, rate, time left) for downloads; silent with --json."""
-    if not enabled:
+    """A progress bar (bytes, rate, time left) for downloads; silent with --json and off a
+    terminal."""
+    if not enabled or not console.is_terminal:
         yield lambda done, total: None
         return
     with Progress(

@@ -14,66 +14,57 @@ from tollgate.cli.common import (
     JsonOpt,
     StoreOpt,
     app,
-    ask_password,
     handled,
+    has_password,
+    unlock,
 )
 from tollgate.cli.confirm import confirm
 from tollgate.cli.install_commands import describe_plan, keep_current, recover_interrupted
 from tollgate.cli.output import console, emit_json, errors, styled, transfer_progress
 from tollgate.client.account import (
     Account,
-    Unlocked,
     accounts,
     find_account,
 )
 from tollgate.client.api import StoreAPI
-from tollgate.client.catalog import account_catalog
 from tollgate.client.errors import ClientError
-from tollgate.client.handoff import HandOffPlan, account_for, plan_handoff, read_handed
+from tollgate.client.handoff import (
+    HandOffPlan,
+    account_for,
+    plan_handoff,
+    plan_purchase,
+    read_handed,
+)
 from tollgate.client.install import apply_plan
+from tollgate.client.purchase import Purchase
 from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.run import run_product
 from tollgate.client.sync import SyncReport, sync_store
-from tollgate.crypto.keyfile import KeyFile
-from tollgate.wire.addons import price_terms
 from tollgate.wire.problems import Exit
 from tollgate.wire.text import clean
-
-
-def unlock(account: Account) -> Unlocked:
-    """The account's keys, asking for its password when it has one and none was given."""
-    password = os.environ.get("TOLLGATE_PASSWORD")
-    if password is None and has_password(account):
-        password = ask_password(confirm=False)
-    return account.unlock(G.home, password)
 
 
 @app.command()
 @handled
 def buy(
-    product: str,
-    addon: str,
+    product: Annotated[str, typer.Argument(help="The product, as the catalog names it.")],
+    addon: Annotated[str, typer.Argument(help="The add-on to buy.")],
     store: StoreOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Buy an add-on with the card on file: charged once, delivered encrypted."""
+    """Buy an add-on with the card on file: charged once, delivered encrypted. The product's
+    free core is installed first when it is not here; an add-on already yours is not charged
+    again; a purchase whose download was cut off is finished without a new charge."""
     account = find_account(G.home, store)
+    recover_interrupted()
     with StoreAPI(account.url) as api:
-        cat = account_catalog(api, G.home, account)
-        info = cat.addon(product, addon)
-        confirm(f"Buy {product} {addon} for {_terms(info)}?", yes=yes)
-        keys = unlock(account)
-        with transfer_progress(f"{product} {addon}", not as_json) as bar:
-            done = buy_addon(G.home, api, account, cat, product, addon, keys=keys, progress=bar)
+        plan = plan_purchase(G.home, api, account, product, addon)
+        if plan.install is not None:
+            keep_current(account, api, plan.install.listed.client_version, as_json)
+        report = _carry_out(api, account, plan, yes=yes, as_json=as_json)
     if as_json:
-        emit_json(done.__dict__)
-    else:
-        per_use = f"; each use {info['per_use']} {done.currency}" if info.get("per_use") else ""
-        console.print(
-            f"Bought {product} {addon}: {done.amount} {done.currency}{per_use} "
-            f"(order {done.order_id}); {done.files} file(s) in the vault, encrypted"
-        )
+        emit_json(report)
 
 
 @app.command("open")
@@ -94,55 +85,79 @@ def open_(
     recover_interrupted()
     with StoreAPI(account.url) as api:
         plan = plan_handoff(G.home, api, account, handed)
-        keep_current(account, api, plan.install.listed.client_version, as_json)
-        question = _describe_handoff(account, plan)
-        if not as_json:
-            console.print(question)
-        if plan.buys or not plan.install.up_to_date:
-            confirm("Go ahead?" if not plan.buys else f"Pay {plan.terms}?", yes=yes)
-        report: dict[str, Any] = plan.to_json()
-        if not plan.install.up_to_date:
-            label = f"{plan.install.product} {plan.install.version}"
-            with transfer_progress(label, not as_json) as bar:
-                done = apply_plan(G.home, api, plan.install, bar)
-            report["installed"] = {"path": str(done.path), "fetched": done.fetched_bytes}
-            if not as_json:
-                console.print(f"Installed {done.product} {done.version} in {done.path}")
-        if plan.buys and plan.handoff.addon is not None and plan.catalog is not None:
-            product, addon, cat = plan.handoff.product, plan.handoff.addon, plan.catalog
-            keys = unlock(account)
-            with transfer_progress(f"{product} {addon}", not as_json) as bar:
-                bought = buy_addon(
-                    G.home, api, account, cat, product, addon, keys=keys, progress=bar
-                )
-            report["bought"] = bought.__dict__
-            if not as_json:
-                console.print(
-                    f"Bought {product} {addon}: {bought.amount} {bought.currency} "
-                    f"(order {bought.order_id}); {bought.files} file(s) in the vault, encrypted"
-                )
+        if plan.install is not None:
+            keep_current(account, api, plan.install.listed.client_version, as_json)
+        report = _carry_out(api, account, plan, yes=yes, as_json=as_json)
     if as_json:
         emit_json(report)
 
 
-def _describe_handoff(account: Account, plan: HandOffPlan) -> str:
-    lines = [
-        f"From {account.store_name} ({account.store_id}):",
-        "  " + describe_plan(plan.install),
-    ]
-    if plan.offer is not None:
-        name = f"{plan.handoff.product} add-on {plan.handoff.addon}"
-        lines.append(f"  {name}: already yours" if plan.owned else f"  buy {name}: {plan.terms}")
-    return "\n".join(lines)
+def _carry_out(
+    api: StoreAPI, account: Account, plan: HandOffPlan, *, yes: bool, as_json: bool
+) -> dict[str, Any]:
+    """Say what will happen, ask before money moves, then install the core and fetch the
+    add-on, as ``buy`` and ``open`` both do; the report ``--json`` prints."""
+
+    def say(line: str) -> None:
+        if not as_json:
+            console.print(line)
+
+    for line in _describe(account, plan):
+        say(line)
+    product, addon = plan.handoff.product, plan.handoff.addon
+    if plan.buys:
+        confirm(f"Pay {plan.terms}?", yes=yes, nothing="nothing was bought or charged")
+    elif plan.installs and plan.earlier is None:
+        confirm("Go ahead?", yes=yes)
+    report: dict[str, Any] = {**plan.to_json(), "charged_now": 0}
+    if plan.install is not None and plan.installs:
+        label = f"{plan.install.product} {plan.install.version}"
+        with transfer_progress(label, not as_json) as bar:
+            done = apply_plan(G.home, api, plan.install, bar)
+        report["installed"] = {"path": str(done.path), "fetched": done.fetched_bytes}
+        say(f"Installed {done.product} {done.version} in {done.path}")
+    if plan.fetches_addon and addon is not None and plan.catalog is not None:
+        keys = unlock(account)
+        with transfer_progress(f"{product} {addon}", not as_json) as bar:
+            bought = buy_addon(
+                G.home, api, account, plan.catalog, product, addon, keys=keys, progress=bar
+            )
+        report["bought"] = bought.to_json()
+        report["charged_now"] = bought.charged_now
+        say(_bought(product, addon, bought, plan.offer or {}))
+    return report
 
 
-def _terms(addon: dict[str, Any]) -> str:
-    return price_terms(int(addon["price"]), str(addon["currency"]), addon.get("per_use"))
+def _describe(account: Account, plan: HandOffPlan) -> list[str]:
+    """What is about to happen, in the order it happens; nothing when only money would move
+    (the question names it)."""
+    lines = []
+    name = f"{plan.handoff.product} {plan.handoff.addon}"
+    if plan.install is not None:
+        core = describe_plan(plan.install)
+        if plan.install.installed is None and plan.offer is not None:
+            core = f"{plan.handoff.product} is not installed: its free core comes first ({core})"
+        lines.append(core)
+    if plan.offer is not None and plan.owned:
+        lines.append(f"{name} is already yours: nothing charged")
+    elif plan.earlier is not None:
+        lines.append(
+            f"{name}: paid for already ({plan.earlier.paid}); finishing its download, nothing "
+            "more will be charged"
+        )
+    elif plan.offer is not None:
+        lines.append(f"Buy {name} from {account.store_name}: {plan.terms}")
+    return lines
 
 
-def has_password(account: Account) -> bool:
-    kf = KeyFile.from_bytes(G.home.keyfile_path(account.store_id).read_bytes())
-    return kf.argon2 is not None
+def _bought(product: str, addon: str, bought: Purchase, offer: dict[str, Any]) -> str:
+    per_use = f"; each use {offer['per_use']} {bought.currency}" if offer.get("per_use") else ""
+    paid = (
+        f"finished order {bought.order_id} (paid earlier; nothing charged now)"
+        if bought.finished_earlier_order
+        else f"{bought.amount} {bought.currency}{per_use} (order {bought.order_id})"
+    )
+    return f"Bought {product} {addon}: {paid}; {bought.files} file(s) in the vault, encrypted"
 
 
 @app.command("list")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from tollgate.wire.problems import CODES, Exit
 
 
@@ -11,6 +13,12 @@ class ClientError(Exception):
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+    def noting(self, note: str) -> ClientError:
+        """The same failure (kind, code, exit status), its message followed by ``note``."""
+        noted = copy.copy(self)
+        noted.args = (f"{self}. {note}",)
+        return noted
 
 
 class UsageError(ClientError):
@@ -35,3 +43,15 @@ class IntegrityFailure(ClientError):
 
 class Unreachable(ClientError):
     exit = Exit.UNREACHABLE
+
+
+class Cancelled(ClientError):
+    """The customer answered no."""
+
+    exit = Exit.CANCELLED
+
+
+class Interrupted(ClientError):
+    """Ctrl-C, with what had been done by then."""
+
+    exit = Exit.INTERRUPTED

@@ -25,6 +25,7 @@ from tollgate.client.catalog import Catalog, account_catalog
 from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.client.install import Plan, plan_install
 from tollgate.client.install_list import verify_install_list
+from tollgate.client.purchase import KeptOrder, unfinished_order
 from tollgate.protocol.environment import Environment
 from tollgate.runtime.home import ClientHome
 from tollgate.wire import install_list
@@ -83,11 +84,15 @@ def account_for(home: ClientHome, handed: Handed) -> Account:
 
 @dataclass(frozen=True)
 class HandOffPlan:
+    """What ``open`` (a hand-off) or ``buy`` will do: the core to install, if anything, and the
+    add-on to buy, already own, or finish fetching."""
+
     handoff: HandOff
-    install: Plan  # the core for this machine's own environment
+    install: Plan | None  # the core for this machine's own environment; None: buy leaves it
     offer: dict[str, Any] | None  # the add-on to buy, from the signed catalog
     owned: bool  # this revision of the add-on is already bought, or it is free
     catalog: Catalog | None = None  # the signed catalog the offer came from
+    earlier: KeptOrder | None = None  # paid for by an earlier run; its files still to fetch
 
     @property
     def terms(self) -> str | None:
@@ -98,8 +103,18 @@ class HandOffPlan:
         )
 
     @property
-    def buys(self) -> bool:
+    def fetches_addon(self) -> bool:
+        """The add-on's files are to be fetched (bought now, or paid for earlier)."""
         return self.offer is not None and not self.owned
+
+    @property
+    def buys(self) -> bool:
+        """Money moves: a new order is placed (the customer must agree first)."""
+        return self.fetches_addon and self.earlier is None
+
+    @property
+    def installs(self) -> bool:
+        return self.install is not None and not self.install.up_to_date
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,9 +122,10 @@ class HandOffPlan:
             "store_id": self.handoff.store_id,
             "product": self.handoff.product,
             "addon": self.handoff.addon,
-            "install": self.install.to_json(),
+            "install": None if self.install is None else self.install.to_json(),
             "terms": self.terms,
             "owned": self.owned,
+            "paid_earlier": None if self.earlier is None else self.earlier.licence.order_id,
         }
 
 
@@ -134,10 +150,33 @@ def plan_handoff(home: ClientHome, api: StoreAPI, account: Account, handed: Hand
     plan = plan_install(home, api, account, handoff.product, environment)
     if handoff.addon is None:
         return HandOffPlan(handoff, plan, None, owned=False)
+    return _with_addon(home, account, handoff, plan, account_catalog(api, home, account))
+
+
+def plan_purchase(
+    home: ClientHome, api: StoreAPI, account: Account, product: str, addon: str
+) -> HandOffPlan:
+    """``tollgate buy``: the add-on from the signed catalog, and the product's free core
+    first when it is not installed here (an installed core is left as it is)."""
     catalog = account_catalog(api, home, account)
+    catalog.addon(product, addon)  # a wrong name is said before anything else
+    handoff = HandOff("buy", account.store_id, product, addon)
+    installed = home.state.product(account.store_id, product)
+    plan = None if installed else plan_install(home, api, account, product, Environment.current())
+    return _with_addon(home, account, handoff, plan, catalog)
+
+
+def _with_addon(
+    home: ClientHome, account: Account, handoff: HandOff, plan: Plan | None, catalog: Catalog
+) -> HandOffPlan:
+    assert handoff.addon is not None
     offer = catalog.addon(handoff.product, handoff.addon)
     free = int(offer["price"]) == 0 and not offer.get("per_use")
     # A revision bought in any release is the customer's: `tollgate update` brings it along.
     held = home.state.addons(account.store_id, handoff.product).get(handoff.addon)
     owned = free or (held is not None and held.revision == int(offer["revision"]))
-    return HandOffPlan(handoff, plan, offer, owned, catalog)
+    version = str(catalog.product(handoff.product)["version"])
+    earlier = (
+        None if owned else unfinished_order(home, account, handoff.product, handoff.addon, version)
+    )
+    return HandOffPlan(handoff, plan, offer, owned, catalog, earlier)

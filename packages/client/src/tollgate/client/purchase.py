@@ -1,12 +1,15 @@
 """Buying an add-on: a signed order, the licence checked, the encrypted files into the vault.
 
 The order carries a fresh Idempotency-Key; the store keeps one order per (customer, add-on
-release), so running ``buy`` again after a broken download returns the same licence and
-charges nothing more.
+release), so ordering again returns the same licence and charges nothing more. The store's
+answer is kept (``HOME/stores/<id>/orders/``) the moment it has been checked, before any file
+is fetched: a download broken off (or Ctrl-C) after the charge is finished by the next ``buy``
+from that answer, without a second order, and the customer is told so before anything else.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +19,23 @@ from tollgate.client.account import Account, Unlocked
 from tollgate.client.api import Progress, Signer, StoreAPI
 from tollgate.client.catalog import Catalog
 from tollgate.client.download import fetch_file, signed_parts
-from tollgate.client.errors import IntegrityFailure, UsageError
+from tollgate.client.errors import (
+    ClientError,
+    IntegrityFailure,
+    Interrupted,
+    Refused,
+    UsageError,
+)
 from tollgate.client.meter import start_meter
 from tollgate.crypto import CryptoError
-from tollgate.runtime.home import ClientHome, write_json
+from tollgate.runtime.home import ClientHome, read_json, write_json
 from tollgate.runtime.machine import os_release
 from tollgate.runtime.state import record_history
 from tollgate.wire.licence import Licence, parse_licence
+
+ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the store's order ids, as file names
+MAX_KEPT_ORDERS = 10_000  # orders read back when looking for an unfinished one
+WITHDRAWN = ("not_entitled", "refunded", "customer_stopped")  # a kept order no longer delivers
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,31 @@ class Purchase:
     charge_id: str | None
     licence_id: str
     files: int
+    fetched_bytes: int = 0  # bytes downloaded by this run (a resumed download: the rest only)
+    finished_earlier_order: bool = False  # paid by an earlier run: nothing charged by this one
+
+    @property
+    def charged_now(self) -> int:
+        """What this run charged: nothing when it finished an earlier order."""
+        return 0 if self.finished_earlier_order else self.amount
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "charged_now": self.charged_now}
+
+
+@dataclass(frozen=True)
+class KeptOrder:
+    """The store's checked answer to an order, as kept on this machine."""
+
+    outcome: dict[str, Any]
+    licence: Licence
+
+    @property
+    def paid(self) -> str:
+        """What the customer paid, in words."""
+        amount, currency = self.outcome.get("amount"), self.outcome.get("currency")
+        order = self.licence.order_id
+        return f"charged {amount} {currency}, order {order}" if amount else f"order {order}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +126,46 @@ def place_order(
             f"{outcome.get('currency')}: report this to the store"
         )
     return outcome, licence
+
+
+def keep_order(
+    home: ClientHome, account: Account, outcome: dict[str, Any], licence: Licence
+) -> None:
+    """Keep the store's answer to an order before anything is fetched for it."""
+    if not ORDER_ID.fullmatch(licence.order_id):
+        raise IntegrityFailure("the store's order id is not one a file may be named after")
+    write_json(home.orders_dir(account.store_id) / f"{licence.order_id}.json", outcome)
+
+
+def forget_order(home: ClientHome, account: Account, order_id: str) -> None:
+    (home.orders_dir(account.store_id) / f"{order_id}.json").unlink(missing_ok=True)
+
+
+def unfinished_order(
+    home: ClientHome, account: Account, product: str, addon: str, version: str
+) -> KeptOrder | None:
+    """An order kept here for this add-on release whose licence is not the one installed: paid
+    for, its files not (all) fetched. Only answers whose licence verifies count."""
+    folder = home.orders_dir(account.store_id)
+    if not folder.is_dir():
+        return None
+    held = home.state.addons(account.store_id, product).get(addon)
+    for path in sorted(folder.glob("*.json"))[:MAX_KEPT_ORDERS]:
+        try:
+            outcome = read_json(path)
+            licence = parse_licence(
+                outcome["licence"],
+                account.licence_public_key,
+                store_id=account.store_id,
+                customer_id=account.customer_id,
+            )
+        except (OSError, ValueError, TypeError, KeyError, CryptoError):
+            continue  # not a kept answer that verifies: it proves nothing
+        if (licence.product, licence.addon, licence.version) != (product, addon, version):
+            continue
+        if held is None or held.order_id != licence.order_id:
+            return KeptOrder(outcome, licence)
+    return None
 
 
 def record_addon(
@@ -158,28 +236,37 @@ def buy(
     keys: Unlocked,
     progress: Progress | None = None,
 ) -> Purchase:
-    """Order the add-on (charged once), fetch its encrypted files into the vault, keep the
-    licence, and start the store's meter if this machine has none (client/meter.py)."""
+    """Order the add-on (charged once) unless an earlier run's order for it is kept here, fetch
+    its encrypted files into the vault, keep the licence, and start the store's meter if this
+    machine has none (client/meter.py). Once the order is paid, a failure or Ctrl-C says so and
+    how to finish."""
     if home.state.product(account.store_id, product) is None:
         raise UsageError(f"install {product} first: `tollgate install {product}`")
     info = catalog.addon(product, addon)
     version = catalog.product(product)["version"]
     signer = Signer(account.customer_id, keys.purchase_key)
-    outcome, licence = place_order(api, account, signer, product, addon, version)
-    signed = {f["digest"]: f for f in info["files"]}
-    vault = []
-    for f in licence.files:
-        if f.digest not in signed:
-            raise IntegrityFailure(f"the licence names {f.path}, which TUF does not list")
-        entry = signed[f.digest]
-        target = home.vault_file(account.store_id, product, addon, version, f.digest)
-        vault.append(VaultFile(f.path, target, f.digest, entry["size"], entry["target"]))
-        if not target.exists():
-            try:
-                parts = signed_parts(entry["entry"]["parts"], entry["size"], f.digest)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise IntegrityFailure(f"the signed parts of {f.path} are unusable: {exc}") from exc
-            fetch_file(api, f.digest, parts, target, signer=signer, progress=progress)
+    earlier = unfinished_order(home, account, product, addon, version)
+    if earlier is None:
+        outcome, licence = place_order(api, account, signer, product, addon, version)
+        keep_order(home, account, outcome, licence)
+        kept = KeptOrder(outcome, licence)
+    else:
+        kept, outcome, licence = earlier, earlier.outcome, earlier.licence
+    again = (
+        f"run `tollgate buy {product} {addon}` again to finish the download: nothing more "
+        "will be charged"
+    )
+    try:
+        vault, fetched = _fill_vault(home, api, account, signer, info, licence, progress)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"interrupted after the purchase ({kept.paid}); {again}") from exc
+    except Refused as exc:
+        if exc.code not in WITHDRAWN:
+            raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
+        forget_order(home, account, licence.order_id)  # refunded, or the customer stopped
+        raise
+    except ClientError as exc:
+        raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
     record_addon(
         home,
         account,
@@ -199,4 +286,35 @@ def buy(
         outcome.get("charge_id"),
         licence.licence_id,
         len(licence.files),
+        fetched,
+        earlier is not None,
     )
+
+
+def _fill_vault(
+    home: ClientHome,
+    api: StoreAPI,
+    account: Account,
+    signer: Signer,
+    info: dict[str, Any],
+    licence: Licence,
+    progress: Progress | None,
+) -> tuple[list[VaultFile], int]:
+    """Fetch the licence's files (encrypted, in signed parts that resume) into the vault;
+    return them and the bytes fetched."""
+    signed = {f["digest"]: f for f in info["files"]}
+    vault, fetched = [], 0
+    product, addon, version = licence.product, licence.addon, licence.version
+    for f in licence.files:
+        if f.digest not in signed:
+            raise IntegrityFailure(f"the licence names {f.path}, which TUF does not list")
+        entry = signed[f.digest]
+        target = home.vault_file(account.store_id, product, addon, version, f.digest)
+        vault.append(VaultFile(f.path, target, f.digest, entry["size"], entry["target"]))
+        if not target.exists():
+            try:
+                parts = signed_parts(entry["entry"]["parts"], entry["size"], f.digest)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise IntegrityFailure(f"the signed parts of {f.path} are unusable: {exc}") from exc
+            fetched += fetch_file(api, f.digest, parts, target, signer=signer, progress=progress)
+    return vault, fetched

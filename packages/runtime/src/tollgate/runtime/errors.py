@@ -5,6 +5,8 @@ TollgateRuntimeError
 ├── ProductNotInstalled
 │   └── ProductAmbiguous
 ├── ClientStateDamaged             the state database is unreadable
+├── ClientStateUnavailable         it cannot be opened or written here now (permissions, full
+│                                  disk, in use): the file itself is fine
 ├── AddOnNotLicensed (ImportError) not bought here: names what to buy
 ├── LicenceNotValid                bought, but not usable now; ``reason`` says why:
 │   ├── LicenceExpired             "expired" (until / days) or "not_yet_valid"
@@ -22,6 +24,8 @@ TollgateRuntimeError
 
 from __future__ import annotations
 
+import errno
+
 
 class TollgateRuntimeError(Exception):
     """Base class of everything tollgate.runtime raises."""
@@ -37,6 +41,28 @@ class ProductAmbiguous(ProductNotInstalled):
 
 class ClientStateDamaged(TollgateRuntimeError):
     """The client state database cannot be read (damaged, or written by a newer client)."""
+
+
+class ClientStateUnavailable(TollgateRuntimeError):
+    """The client state cannot be opened or written now: its folder is read-only or not a
+    folder, the disk is full, or another command holds it. Nothing is wrong with the file;
+    the message names the cause and what to do about it."""
+
+
+def explain_os_error(exc: OSError, doing: str) -> str:
+    """One sentence for an operating-system failure while ``doing`` something to a file: the
+    cause in words, and what the customer can do."""
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full ({doing}{where}): free some space and run the command again"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"permission denied ({doing}{where}): the folder is read-only or belongs to "
+            "someone else; fix its permissions or choose another with --home"
+        )
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"a file stands where a folder is needed ({doing}{where}): choose another --home"
+    return f"{doing}{where} failed: {exc.strerror or exc}"
 
 
 class AddOnNotLicensed(TollgateRuntimeError, ImportError):

@@ -4,6 +4,7 @@
 HOME/stores/<store id>/account.json     store URL, pinned keys, customer id, binding
 HOME/stores/<store id>/keyfile.json     K sealed to the binding
 HOME/stores/<store id>/licences/<id>.json
+HOME/stores/<store id>/orders/<order id>.json   the store's answer to each order: amount, licence
 HOME/stores/<store id>/sync.lock        held while `tollgate sync` talks to that store
 HOME/products/<store id>/<product>/<version>/   core files, installed openly
 HOME/products/<store id>/<product>/.<version>.staging/   an install being fetched
@@ -74,6 +75,11 @@ class ClientHome:
 
     def licence_path(self, store_id: str, licence_id: str) -> Path:
         return self.store_dir(store_id) / "licences" / f"{licence_id}.json"
+
+    def orders_dir(self, store_id: str) -> Path:
+        """The store's answers to this machine's orders (order id, amount, licence), each kept
+        the moment it arrives: what was paid for, even before its files are all here."""
+        return self.store_dir(store_id) / "orders"
 
     def product_dir(self, store_id: str, product: str, version: str) -> Path:
         return self.root / "products" / store_id / product / version

@@ -35,7 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tollgate.runtime.errors import ClientStateDamaged
+from tollgate.runtime.errors import (
+    ClientStateDamaged,
+    ClientStateUnavailable,
+    TollgateRuntimeError,
+    explain_os_error,
+)
 from tollgate.wire.addons import price_terms
 
 SCHEMA_VERSION = 3
@@ -87,6 +92,8 @@ UPGRADES = {2: V2, 3: V3}
 
 
 StateDamaged = ClientStateDamaged  # what the state raises: damaged, or from a newer client
+# SQLite's primary result codes (https://sqlite.org/rescode.html) that are not damage.
+_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 3, 5, 6, 8, 10, 13, 14
 
 
 @dataclass(frozen=True)
@@ -187,24 +194,57 @@ class ClientState:
 
     @contextmanager
     def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection]:
-        if not write and not self.path.exists():  # nothing installed yet: an empty state
-            conn = sqlite3.connect(":memory:", isolation_level=None)
-            _create_schema(conn)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            if not write and not self.path.exists():  # nothing installed yet: an empty state
+                conn = sqlite3.connect(":memory:", isolation_level=None)
+                _create_schema(conn)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except OSError as exc:
+            raise ClientStateUnavailable(explain_os_error(exc, "opening the client state")) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._failure(exc) from exc
         conn.row_factory = sqlite3.Row
         try:
             self._check_schema(conn, write=write)
             yield conn
         except sqlite3.DatabaseError as exc:
-            raise StateDamaged(
-                f"the client state {self.path} cannot be read ({exc}). Move it aside, then "
-                "run `tollgate install` for each product and `tollgate buy` for each add-on "
-                "again: the store keeps your purchases and charges nothing twice"
-            ) from exc
+            raise self._failure(exc) from exc
         finally:
             conn.close()
+
+    def _failure(self, exc: sqlite3.DatabaseError) -> TollgateRuntimeError:
+        """What an SQLite error means for the customer: only a file SQLite cannot make sense
+        of is damaged; a folder it may not write, a full disk or a lock is the machine's state
+        now, and moving the file aside would lose purchases' records for nothing."""
+        primary = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if primary in (_READONLY, _PERM, _CANTOPEN):
+            return ClientStateUnavailable(
+                f"the client state {self.path} cannot be opened for writing ({exc}): its "
+                "folder is read-only or belongs to someone else. Fix its permissions, or "
+                "choose another folder with --home (TOLLGATE_HOME)"
+            )
+        if primary == _FULL:
+            return ClientStateUnavailable(
+                f"the disk holding {self.path} is full: free some space and run the command "
+                "again (nothing was lost)"
+            )
+        if primary in (_BUSY, _LOCKED):
+            return ClientStateUnavailable(
+                f"the client state {self.path} is in use by another tollgate command: run "
+                "this one again when it has finished"
+            )
+        if primary == _IOERR:
+            return ClientStateUnavailable(
+                f"the client state {self.path} cannot be read or written ({exc}): check the "
+                "disk and its free space, then run the command again"
+            )
+        return StateDamaged(
+            f"the client state {self.path} cannot be read ({exc}). Move it aside, then "
+            "run `tollgate install` for each product and `tollgate buy` for each add-on "
+            "again: the store keeps your purchases and charges nothing twice"
+        )
 
     @staticmethod
     def _check_schema(conn: sqlite3.Connection, *, write: bool) -> None:

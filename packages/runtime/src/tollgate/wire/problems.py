@@ -11,11 +11,15 @@ from enum import IntEnum
 
 
 class Exit(IntEnum):
+    """The ``tollgate`` command's exit statuses (the README's table)."""
+
     OK = 0
-    USAGE = 2
-    REFUSED = 3
-    INTEGRITY = 4
-    UNREACHABLE = 5
+    USAGE = 2  # a wrong command, name, value or file; or this machine's fault (disk, folder)
+    REFUSED = 3  # the store said no: declined card, stopped customer, not for sale
+    INTEGRITY = 4  # something failed to verify: tampered file, wrong machine, bad signature
+    UNREACHABLE = 5  # no store answers at the URL, or it failed to answer
+    CANCELLED = 6  # you answered no: nothing was done
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells have it): what was done is said
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ _CODES = [
     Code("malformed_request", 400, "The request is malformed", Exit.USAGE),
     Code("payload_too_large", 413, "The request body is too large", Exit.USAGE),
     Code("unsupported_media_type", 415, "The request body must be JSON", Exit.USAGE),
-    Code("not_found", 404, "Not found", Exit.REFUSED),
+    Code("not_found", 404, "Not found", Exit.USAGE),
     Code("method_not_allowed", 405, "Method not allowed", Exit.USAGE),
     Code("bad_signature", 401, "The request signature does not verify", Exit.INTEGRITY),
     Code("replayed_request", 401, "This signed request was already used", Exit.INTEGRITY),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,6 +29,8 @@ from tollgate.store.pages import Pages
 from tollgate.store.ratelimit import RateLimiter
 from tollgate.store.services.admin import (
     SalesReport,
+    find_customer,
+    find_sale,
     list_customers,
     list_sales,
     list_usage,
@@ -63,6 +66,40 @@ def chart_bars(report: SalesReport, height: int = 120, width: int = 12) -> tuple
         Bar(f"{day:%Y-%m-%d}", i * (width + 2), round(v * height / top), f"{v:,} {currency}")
         for i, (day, v) in enumerate(values)
     ]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A confirmation page: what is asked, what it means, where the button posts."""
+
+    title: str
+    lines: list[str]
+    action: str
+    button: str
+    back: str
+
+
+def refund_notice(query: Mapping[str, str], sales: list[dict[str, Any]]) -> str | None:
+    for key, said in (("refunded", "Refunded"), ("already_refunded", "Already refunded")):
+        sale = next((o for o in sales if o["order_id"] == query.get(key)), None)
+        if sale is not None and sale["status"] == "refunded":
+            return (
+                f"{said} {sale['amount']:,} {sale['currency']} for order {sale['order_id']} "
+                f"({sale['product']} {sale['addon']})"
+                + (": nothing changed." if key == "already_refunded" else ".")
+            )
+    return None
+
+
+def stopped_notice(query: Mapping[str, str], customers: list[dict[str, Any]]) -> str | None:
+    who = next((c for c in customers if c["customer_id"] == query.get("stopped")), None)
+    if who is not None and who["status"] == "stopped":
+        return f"Stopped selling to {who['customer_id']}; all but the id erased."
+    return None
+
+
+def no_notice(query: Mapping[str, str], rows: list[dict[str, Any]]) -> None:
+    return None
 
 
 def admin_router(ctx: StoreContext) -> APIRouter:
@@ -180,7 +217,10 @@ def admin_router(ctx: StoreContext) -> APIRouter:
         context = {"report": report, "bars": bars, "currency": currency, "days": CHART_DAYS}
         return await show(request, "admin_dashboard.html", context, csrf)
 
-    def listing(template: str, load: Any, key: str) -> Any:
+    def listing(template: str, load: Any, key: str, done: Callable[..., str | None]) -> Any:
+        """A listing page; ``done(query, rows)`` says what the last change did, from the ids
+        in the query string looked up in the rows (never text taken from the URL)."""
+
         async def page(request: Request) -> Response:
             csrf = await session_csrf(request)
             if csrf is None:
@@ -191,61 +231,127 @@ def admin_router(ctx: StoreContext) -> APIRouter:
                     result: list[dict[str, Any]] = load(s)
                     return result
 
-            return await show(request, template, {key: await asyncio.to_thread(rows)}, csrf)
+            found = await asyncio.to_thread(rows)
+            notice = done(request.query_params, found)
+            return await show(request, template, {key: found, "notice": notice}, csrf)
 
         return page
 
     router.add_api_route(
         "/customers",
         listing(
-            "admin_customers.html", lambda s: list_customers(s, ctx.clock().date()), "customers"
+            "admin_customers.html",
+            lambda s: list_customers(s, ctx.clock().date()),
+            "customers",
+            stopped_notice,
         ),
         methods=["GET"],
         response_model=None,
     )
     router.add_api_route(
         "/sales",
-        listing("admin_sales.html", lambda s: list(reversed(list_sales(s))), "sales"),
+        listing(
+            "admin_sales.html", lambda s: list(reversed(list_sales(s))), "sales", refund_notice
+        ),
         methods=["GET"],
         response_model=None,
     )
     router.add_api_route(
         "/uses",
-        listing("admin_uses.html", lambda s: list(reversed(list_usage(s))), "uses"),
+        listing("admin_uses.html", lambda s: list(reversed(list_usage(s))), "uses", no_notice),
         methods=["GET"],
         response_model=None,
     )
 
+    async def confirmation(request: Request, question: Question | None, missing: str) -> Response:
+        """The page that asks before an irreversible change: what it does, a button that does
+        it (a POST with the CSRF token), and a way back."""
+        csrf = await session_csrf(request)
+        if csrf is None:
+            return to_login()
+        if question is None:
+            return await pages.problem(request, 404, missing, "Nothing here to change.")
+        return await show(request, "admin_confirm.html", {"q": question}, csrf)
+
     async def form_action(
-        request: Request, csrf: str, work: Callable[[], object], back: str, missing: str
+        request: Request, csrf: str, work: Callable[[], str], missing: str
     ) -> Response:
-        """Run a form's change once its session and CSRF token check out, then go ``back``."""
+        """Run a form's change once its session and CSRF token check out, then go to the page
+        ``work`` names, which says what was done."""
         refused = await checked_form(request, csrf)
         if refused is not None:
             return refused
         try:
-            await asyncio.to_thread(work)
+            back = await asyncio.to_thread(work)
         except StoreError as exc:
             return await pages.problem(request, 404, missing, exc.detail)
         return RedirectResponse(back, status_code=303, headers=NO_STORE)
+
+    @router.get("/customers/{customer_id}/stop", response_model=None)
+    async def confirm_stop(request: Request, customer_id: str) -> Response:
+        def load() -> Question | None:
+            with ctx.sessions() as s:
+                customer = find_customer(s, customer_id)
+            if customer is None or customer["status"] == "stopped":
+                return None
+            return Question(
+                f"Stop selling to {customer_id}?",
+                [
+                    f"{customer['name']} <{customer['email']}>, {customer['country']}",
+                    "Their name, e-mail, country, keys and card are erased; only the id stays "
+                    "on their orders. Their machines drop their licences at the next renewal.",
+                    "This cannot be undone.",
+                ],
+                f"/admin/customers/{quote(customer_id, safe='')}/stop",
+                "Stop selling",
+                "/admin/customers",
+            )
+
+        return await confirmation(request, await asyncio.to_thread(load), "No such customer")
 
     @router.post("/customers/{customer_id}/stop", response_model=None)
     async def stop(
         request: Request, customer_id: str, csrf: Annotated[str, Form(max_length=200)] = ""
     ) -> Response:
-        def work() -> None:
+        def work() -> str:
             with ctx.sessions.begin() as s:
                 stop_selling(s, customer_id)
+            return "/admin/customers?" + urlencode({"stopped": customer_id})
 
-        return await form_action(request, csrf, work, "/admin/customers", "No such customer")
+        return await form_action(request, csrf, work, "No such customer")
+
+    @router.get("/orders/{order_id}/refund", response_model=None)
+    async def confirm_refund(request: Request, order_id: str) -> Response:
+        def load() -> Question | None:
+            with ctx.sessions() as s:
+                sale = find_sale(s, order_id)
+            if sale is None or sale["status"] != "paid" or sale["upgrade_of"]:
+                return None
+            amount = f"{sale['amount']:,} {sale['currency']}"
+            return Question(
+                f"Refund {amount}?",
+                [
+                    f"Order {order_id}: {sale['product']} {sale['addon']} {sale['version']}, "
+                    f"bought by {sale['customer_id']} on {sale['paid_at'][:10]}.",
+                    "The money goes back to their card through the payment gateway; the add-on "
+                    "stops working at their next licence renewal. This cannot be undone.",
+                ],
+                f"/admin/orders/{quote(order_id, safe='')}/refund",
+                f"Refund {amount}",
+                "/admin/sales",
+            )
+
+        return await confirmation(request, await asyncio.to_thread(load), "No such order")
 
     @router.post("/orders/{order_id}/refund", response_model=None)
     async def refund(
         request: Request, order_id: str, csrf: Annotated[str, Form(max_length=200)] = ""
     ) -> Response:
-        def work() -> object:
-            return refund_order(ctx.sessions, ctx.gateway, order_id, ctx.clock())
+        def work() -> str:
+            result = refund_order(ctx.sessions, ctx.gateway, order_id, ctx.clock())
+            key = "already_refunded" if result["already_refunded"] else "refunded"
+            return "/admin/sales?" + urlencode({key: order_id})
 
-        return await form_action(request, csrf, work, "/admin/sales", "No such order")
+        return await form_action(request, csrf, work, "No such order")
 
     return router

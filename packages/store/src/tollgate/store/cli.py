@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
+from tollgate.cli.confirm import confirm
 from tollgate.cli.output import console, emit_json, fail
+from tollgate.client.errors import ClientError
 from tollgate.store.admin_sessions import AdminSessions
 from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder, StoreFolderError
@@ -28,6 +30,7 @@ store_app = typer.Typer(
 )
 DirArg = Annotated[Path, typer.Argument(help="The store folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")]
 
 
 def _folder(path: Path) -> StoreFolder:
@@ -303,18 +306,38 @@ def usage(directory: DirArg, as_json: JsonOpt = False) -> None:
 
 
 @store_app.command("refund")
-def refund(directory: DirArg, order_id: str, as_json: JsonOpt = False) -> None:
-    """Refund a paid order (and its free updates). The customer's machines drop the add-on at
-    their next licence renewal, and at its renew_by date at the latest."""
+def refund(
+    directory: DirArg,
+    order_id: Annotated[str, typer.Argument(help="The order to refund (`store sales`).")],
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Refund a paid order (and its free updates) to the customer's card. Their machines drop
+    the add-on at their next licence renewal, and at its renew_by date at the latest."""
     ctx = open_store(_folder(directory))
     try:
+        with ctx.sessions() as s:
+            sale = admin.find_sale(s, order_id)
+        if sale is None:
+            raise fail(f"no paid order {order_id} (`tollgate store sales` lists them)", Exit.USAGE)
+        what = f"{sale['amount']:,} {sale['currency']} to {sale['customer_id']} for "
+        what += f"{sale['product']} {sale['addon']} {sale['version']}"
+        if sale["status"] == "paid":
+            _confirm(f"Refund {what} (order {order_id})?", yes)
         result = admin.refund_order(ctx.sessions, ctx.gateway, order_id, ctx.clock())
     except StoreError as exc:
-        raise fail(exc.detail, Exit.USAGE) from exc
+        raise fail(exc.detail, Exit.USAGE, as_json=as_json) from exc
+    finally:
+        ctx.close()
     if as_json:
         emit_json(result)
-        return
-    console.print(f"Refunded {order_id}: {result['refunded']} {result['currency']}")
+    elif result["already_refunded"]:
+        console.print(f"{order_id} was already refunded ({what}): nothing changed")
+    else:
+        console.print(
+            f"Refunded {what} (order {order_id}); their machines drop the add-on at their "
+            "next renewal"
+        )
 
 
 @store_app.command("clear-hold")
@@ -338,16 +361,45 @@ def clear_hold(directory: DirArg, customer_id: str, as_json: JsonOpt = False) ->
 
 
 @store_app.command("stop-selling")
-def stop_selling(directory: DirArg, customer_id: str) -> None:
+def stop_selling(
+    directory: DirArg,
+    customer_id: Annotated[str, typer.Argument(help="The customer (`store customers`).")],
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Refuse every further request from a customer and erase all but their id (name, email,
     country, keys, card): cannot be undone. Their machines drop the licences at the next sync."""
     ctx = open_store(_folder(directory))
     try:
+        with ctx.sessions() as s:
+            customer = admin.find_customer(s, customer_id)
+        if customer is None:
+            raise fail(f"no customer {customer_id} (`tollgate store customers`)", Exit.USAGE)
+        if customer["status"] != "stopped":
+            who = f"{customer_id} ({customer['name']}, {customer['email']})"
+            _confirm(
+                f"Stop selling to {who}? Their details are erased: this cannot be undone.", yes
+            )
         with ctx.sessions.begin() as s:
-            admin.stop_selling(s, customer_id)
+            stopped = admin.stop_selling(s, customer_id)
     except StoreError as exc:
-        raise fail(exc.detail, Exit.USAGE) from exc
-    console.print(f"Stopped selling to {customer_id}; all but the id erased")
+        raise fail(exc.detail, Exit.USAGE, as_json=as_json) from exc
+    finally:
+        ctx.close()
+    if as_json:
+        emit_json({"customer_id": customer_id, "stopped": stopped, "already_stopped": not stopped})
+    elif stopped:
+        console.print(f"Stopped selling to {customer_id}; all but the id erased")
+    else:
+        console.print(f"{customer_id} was already stopped: nothing changed")
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask before an irreversible change (`--yes` skips); "no" exits 6 and changes nothing."""
+    try:
+        confirm(question, yes=yes, nothing="nothing changed")
+    except ClientError as exc:
+        raise fail(str(exc), int(exc.exit)) from exc
 
 
 def demo(

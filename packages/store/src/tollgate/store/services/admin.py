@@ -55,15 +55,29 @@ def list_customers(s: Session, today: dt.date | None = None) -> list[dict[str, A
     ]
 
 
-def list_sales(s: Session) -> list[dict[str, Any]]:
-    rows = s.execute(
+def find_customer(s: Session, customer_id: str) -> dict[str, Any] | None:
+    """One customer as `list_customers` shows them (what a confirmation names)."""
+    return next((c for c in list_customers(s) if c["customer_id"] == customer_id), None)
+
+
+def find_sale(s: Session, order_id: str) -> dict[str, Any] | None:
+    """One paid or refunded order as `list_sales` shows it."""
+    found = list_sales(s, order_id)
+    return found[0] if found else None
+
+
+def list_sales(s: Session, order_id: str | None = None) -> list[dict[str, Any]]:
+    query = (
         select(Order, AddOn.name, Release.version, Product.name)
         .join(AddOn, Order.addon_id == AddOn.id)
         .join(Release)
         .join(Product)
         .where(Order.status.in_(("paid", "refunded")))
         .order_by(Order.updated_at)
-    ).all()
+    )
+    if order_id is not None:
+        query = query.where(Order.id == order_id)
+    rows = s.execute(query).all()
     return [
         {
             "order_id": o.id,
@@ -120,10 +134,16 @@ def clear_hold(s: Session, customer_id: str) -> str | None:
     return reason
 
 
-def stop_selling(s: Session, customer_id: str) -> None:
+def stop_selling(s: Session, customer_id: str) -> bool:
     """Stop selling to a customer: the id is kept (their orders still name it), everything else
     is erased: name, email, country, their keys and their card. Their signed requests are
-    refused from now on, so their machines drop the licences at the next renewal."""
+    refused from now on, so their machines drop the licences at the next renewal. False when
+    they were stopped already (nothing changes)."""
+    customer = s.get(Customer, customer_id)
+    if customer is None:
+        raise StoreError("unknown_customer", f"no customer {customer_id}")
+    if customer.status == "stopped":
+        return False
     changed = s.execute(
         update(Customer)
         .where(Customer.id == customer_id)
@@ -143,6 +163,7 @@ def stop_selling(s: Session, customer_id: str) -> None:
     )
     if not getattr(changed, "rowcount", 0):
         raise StoreError("unknown_customer", f"no customer {customer_id}")
+    return True
 
 
 @dataclass(frozen=True)
@@ -206,7 +227,7 @@ def refund_order(
     sessions: sessionmaker[Session], gateway: Gateway, order_id: str, now: dt.datetime
 ) -> dict[str, Any]:
     """Refund a paid order through the gateway, then mark it and its free updates refunded.
-    Refunding again changes nothing."""
+    Refunding again changes nothing, and says so (``already_refunded``)."""
     with sessions() as s:
         order = s.get(Order, order_id)
         if order is None or order.status not in ("paid", "refunded"):
@@ -214,6 +235,16 @@ def refund_order(
         if order.upgrade_of:
             raise StoreError("not_found", f"{order_id} is a free update: refund {order.upgrade_of}")
         charge_id, amount, currency = order.charge_id, order.amount, order.currency
+        already = order.status == "refunded"
+    result = {
+        "order_id": order_id,
+        "refunded": amount,
+        "currency": currency,
+        "charge_id": charge_id,
+        "already_refunded": already,
+    }
+    if already:
+        return result
     if charge_id is not None:
         gateway.refund(charge_id)  # idempotent: a refunded charge stays refunded
     with sessions.begin() as s:
@@ -223,4 +254,4 @@ def refund_order(
             .where(Order.status == "paid")
             .values(status="refunded", updated_at=now)
         )
-    return {"order_id": order_id, "refunded": amount, "currency": currency, "charge_id": charge_id}
+    return result
