@@ -183,17 +183,26 @@ def test_broken_download_resumes_without_second_charge(
     assert succeeded_charges(store) == 1
 
 
-@pytest.mark.parametrize(
-    "number", ["4000000000000002", "4000000000000069", "4000000000000127", "4242424242424241"]
-)
+# What each sandbox card's decline reads as: an expired card and a failed CVC as such (the
+# customer can fix them, and payment processors say them), every other reason the same.
+SAID = {
+    "4000000000000002": "card_declined",
+    "4000000000000069": "expired_card",
+    "4000000000000127": "incorrect_cvc",
+    "4242424242424241": "card_declined",  # fails its check digit (the CLI stops it before)
+}
+
+
+@pytest.mark.parametrize("number", list(SAID))
 def test_declined_card_at_registration_stores_nothing(
     store: LiveStore, tmp_path: Path, machine_a: str, number: str
 ) -> None:
     home = ClientHome(tmp_path / "h")
     with StoreAPI(store.url) as api, pytest.raises(Refused) as info:
         register(home, api, card(number), binding=Binding.MACHINE, password=None)
-    assert info.value.code == "card_declined"
-    assert str(info.value) == "The card was declined. Check the details or use another card."
+    assert info.value.code == SAID[number]
+    if SAID[number] == "card_declined":  # a real decline stays generic
+        assert str(info.value) == "The card was declined. Check the details or use another card."
     with store.ctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(CustomerRow)) == 0
         assert s.scalar(select(func.count()).select_from(SandboxCard)) == 0
@@ -292,9 +301,9 @@ def test_hammering_registration_is_rate_limited_and_declines_read_the_same(
     try:
         answers = []
         for number in [
-            "4000000000000002",
-            "4000000000000069",
-            "4000000000000127",
+            "4000000000000002",  # declined
+            "4111111111111111",  # unknown to the gateway
+            "4242424242424241",  # fails its check digit (the CLI would have said so)
             "4000000000000002",
         ]:
             with StoreAPI(live.url) as api, pytest.raises(Refused) as info:
@@ -306,7 +315,8 @@ def test_hammering_registration_is_rate_limited_and_declines_read_the_same(
                     password=None,
                 )
             answers.append((info.value.code, str(info.value)))
-        assert len({a for a in answers[:3]}) == 1  # every decline reads the same
+        # Every decline but an expired card and a failed CVC (SAID) reads the same.
+        assert len({a for a in answers[:3]}) == 1
         assert answers[3][0] == "rate_limited"
     finally:
         live.server.stop()

@@ -84,7 +84,8 @@ def test_declines_store_wide_stop_new_cards_for_everyone(
     live = start_store(tmp_path / "s", f"sqlite:///{tmp_path / 's.db'}", [])
     try:
         numbers = ["4000000000000002", "4000000000000069", "4000000000000127", "4242424242424241"]
-        assert [_register(live, tmp_path / n, n) for n in numbers] == ["card_declined"] * 4
+        said = [_register(live, tmp_path / n, n) for n in numbers]
+        assert said == ["card_declined", "expired_card", "incorrect_cvc", "card_declined"]
         assert _register(live, tmp_path / "late", "4242424242424242") == "rate_limited"
         with live.ctx.sessions() as s:
             assert s.scalar(select(func.count(CardDecline.id))) == 4

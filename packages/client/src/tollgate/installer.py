@@ -21,9 +21,9 @@ SHA-256 the bootstrap page shows — and installs them with ``pip --no-index --n
 its own folder (client/program.py: slot download1 and a launcher). No package index is
 contacted. Then it registers the customer with the store pinned to the embedded root, and sets
 up the desktop hand-off. Every later update is checked by TUF from that root. Running it again
-on an installed folder only registers. Exit status: 0 done; 2 usage; 3 this machine cannot run
-the program (Python, pip, no wheel published for it); 4 the installer or a download is damaged;
-5 the store cannot be reached; otherwise ``tollgate register``'s own.
+on an installed folder only registers. Exit status, as ``tollgate``'s: 0 done; 2 usage, or
+this machine cannot run the program (Python, pip, no wheel published for it); 4 the installer or
+a download is damaged; 5 the store cannot be reached; otherwise ``tollgate register``'s own.
 
 Until the program is installed only the standard library and the modules unpacked here are
 imported.
@@ -92,13 +92,13 @@ def wheels_for_machine(setup: dict[str, Any]) -> list[str]:
         release = read_release(setup.get("release") or {}, version)
         chosen = select_wheels(release, list(sys_tags()))
     except BadClientRelease as exc:
-        status = 3 if isinstance(exc, NoWheelForMachine) else 4
+        status = 2 if isinstance(exc, NoWheelForMachine) else 4
         raise SystemExit(_fail(str(exc), status)) from exc
     running = ".".join(map(str, sys.version_info[:3]))
     if running not in SpecifierSet(release.requires_python):
         raise SystemExit(
             _fail(
-                f"the download program needs Python {release.requires_python}; this is {running}", 3
+                f"the download program needs Python {release.requires_python}; this is {running}", 2
             )
         )
     return [release.program_file, *sorted(chosen.values())]
@@ -182,7 +182,7 @@ def install_program(
         folder.start_check("download1", version, python)
         folder.switch("download1", version, None if home is None else str(home.resolve()))
     except ProgramError as exc:
-        raise SystemExit(_fail(f"the download program did not install: {exc}", 3)) from exc
+        raise SystemExit(_fail(f"the download program did not install: {exc}", 2)) from exc
     return version
 
 
@@ -219,7 +219,7 @@ def isolated(pyz: Path, argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     if sys.version_info < MIN_PYTHON:
-        return _fail(f"the download program needs Python {'.'.join(map(str, MIN_PYTHON))}+", 3)
+        return _fail(f"the download program needs Python {'.'.join(map(str, MIN_PYTHON))}+", 2)
     pyz = Path(__file__).resolve().parent
     arguments = sys.argv[1:] if argv is None else argv
     isolated(pyz, arguments)

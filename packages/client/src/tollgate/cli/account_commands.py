@@ -8,24 +8,28 @@ from typing import Annotated
 import typer
 
 from tollgate.cli.common import (
+    Field,
     G,
     JsonOpt,
     StoreOpt,
     TrustOpt,
     app,
     ask_password,
+    card_details,
+    gather,
     handled,
     handler_app,
-    parse_expiry,
-    required,
+    interactive,
     unlock,
 )
+from tollgate.cli.confirm import confirm
 from tollgate.cli.output import console, emit_json, errors
 from tollgate.client.account import (
     find_account,
 )
 from tollgate.client.api import StoreAPI
 from tollgate.client.card import Card, replace_card
+from tollgate.client.checks import person_problems
 from tollgate.client.desktop import (
     HandlerStatus,
     handler_command,
@@ -33,6 +37,7 @@ from tollgate.client.desktop import (
     install_handler,
     remove_handler,
 )
+from tollgate.client.errors import UsageError
 from tollgate.client.registration import Registration
 from tollgate.client.registration import register as register_customer
 from tollgate.crypto.keyfile import Binding
@@ -65,17 +70,34 @@ def register(
     as_json: JsonOpt = False,
 ) -> None:
     """Register with a store once: the card is checked, a key is made on this machine."""
-    person = (
-        required(name, "--name", "Name"),
-        required(email, "--email", "Email"),
-        required(country, "--country", "Country (ISO code)").upper(),
+    who, mail, where, number, month_year, code = gather(
+        Field(name, "--name", "Name"),
+        Field(email, "--email", "E-mail"),
+        Field(country, "--country", "Country (two letters, e.g. JP)"),
+        Field(card, "--card", "Card number", hidden=True),
+        Field(expiry, "--expiry", "Expiry (MM/YY)"),
+        Field(cvc, "--cvc", "CVC", hidden=True),
     )
-    number = required(card, "--card", "Card number")
-    month, year = parse_expiry(required(expiry, "--expiry", "Expiry (MM/YY)"))
-    details = Registration(*person, number, month, year, required(cvc, "--cvc", "CVC"))
+    where = where.strip().upper()
+    problems = person_problems(who, mail, where)
+    try:
+        card_number, month, year, code = card_details(number, month_year, code)
+    except UsageError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise UsageError("; ".join(problems))
+    details = Registration(who, mail, where, card_number, month, year, code)
     pw = ask_password(confirm=True) if password or bind.needs_password else None
     with StoreAPI(url) as api:
-        done = register_customer(G.home, api, details, binding=bind, password=pw, trust=trust)
+        done = register_customer(
+            G.home,
+            api,
+            details,
+            binding=bind,
+            password=pw,
+            trust=trust,
+            check_store=None if trust or not interactive() else _compare_fingerprint,
+        )
     acct = done.account
     desktop = _set_up_handler() if handler else None
     if as_json:
@@ -99,6 +121,19 @@ def register(
     )
     if desktop is not None:
         console.print(f"Storefront buttons now open here ({desktop.desktop_file})")
+
+
+def _compare_fingerprint(name: str, store_id: str, fingerprint: str) -> None:
+    """Before the card is sent: the customer compares the store's root fingerprint with the
+    one its vendor published (on their site, on paper) — the one moment a store in the middle
+    could be told from the real one."""
+    console.print(f"Store: {name} ({store_id})")
+    console.print(f"Root fingerprint (SHA-256): {fingerprint}")
+    confirm(
+        "Does this fingerprint match the one the vendor gave you?",
+        yes=False,
+        nothing="nothing was sent: compare again, or pass --trust FINGERPRINT",
+    )
 
 
 def _set_up_handler() -> HandlerStatus | None:
@@ -157,9 +192,12 @@ def card_command(
     """Replace the card the store charges: sealed to the store, signed with your purchase key,
     checked by the store's payment gateway. A declined card keeps the old one."""
     account = find_account(G.home, store)
-    number = required(card, "--card", "New card number")
-    month, year = parse_expiry(required(expiry, "--expiry", "Expiry (MM/YY)"))
-    new = Card(number, month, year, required(cvc, "--cvc", "CVC"))
+    number, month_year, code = gather(
+        Field(card, "--card", "New card number", hidden=True),
+        Field(expiry, "--expiry", "Expiry (MM/YY)"),
+        Field(cvc, "--cvc", "CVC", hidden=True),
+    )
+    new = Card(*card_details(number, month_year, code))
     pk = unlock(account).purchase_key
     with StoreAPI(account.url) as api:
         summary = replace_card(G.home, api, account, pk, new)

@@ -3,11 +3,13 @@ several commands take, and `handled`, which turns client errors into one line an
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import getpass
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -16,6 +18,7 @@ import typer
 from tollgate.cli.output import console, fail
 from tollgate.client import __version__
 from tollgate.client.account import Account, Unlocked
+from tollgate.client.checks import card_digits, card_problems
 from tollgate.client.errors import ClientError, UsageError
 from tollgate.client.program import ProgramError
 from tollgate.crypto.keyfile import KeyFile
@@ -136,12 +139,37 @@ def ask_password(confirm: bool) -> str:
     return first
 
 
-def required(value: str | None, name: str, prompt: str) -> str:
-    if value:
-        return value
-    if not interactive():
-        raise UsageError(f"missing {name}")
-    return str(typer.prompt(prompt))
+@dataclass(frozen=True)
+class Field:
+    """An option the command needs: given, or asked for on a terminal."""
+
+    value: str | None
+    flag: str
+    prompt: str
+    hidden: bool = False  # a card number or CVC is not echoed
+
+
+def gather(*fields: Field) -> list[str]:
+    """Each field's value, asking on a terminal for those not given; off a terminal, every
+    missing one is named in one usage error."""
+    missing = [f.flag for f in fields if not f.value]
+    if missing and not interactive():
+        raise UsageError("missing " + ", ".join(missing))
+    return [f.value or str(typer.prompt(f.prompt, hide_input=f.hidden)) for f in fields]
+
+
+def card_details(number: str, expiry: str, cvc: str) -> tuple[str, int, int, str]:
+    """Number, month, year and CVC, checked as far as this machine can: every problem is
+    named at once, before anything is sent."""
+    try:
+        month, year = parse_expiry(expiry)
+        problems = card_problems(number, month, year, cvc, dt.date.today())
+    except UsageError as exc:
+        month = year = 0
+        problems = [str(exc), *card_problems(number, 1, 9999, cvc, dt.date.today())]
+    if problems:
+        raise UsageError("the card cannot be used: " + "; ".join(problems))
+    return card_digits(number), month, year, cvc
 
 
 def parse_expiry(text: str) -> tuple[int, int]:
@@ -149,7 +177,7 @@ def parse_expiry(text: str) -> tuple[int, int]:
         month, year = text.split("/")
         m, y = int(month), int(year)
     except ValueError as exc:
-        raise UsageError("--expiry must look like MM/YY") from exc
+        raise UsageError(f"the expiry must look like MM/YY, not {text!r}") from exc
     return m, (2000 + y if y < 100 else y)
 
 

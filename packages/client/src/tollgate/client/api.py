@@ -11,10 +11,11 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from tollgate.client.errors import IntegrityFailure, Refused, Unreachable
+from tollgate.client.errors import IntegrityFailure, Refused, Unreachable, UsageError
 from tollgate.protocol.httpsig import sign_request
 
 Progress = Callable[[int, int], None]
@@ -37,9 +38,23 @@ class Signer:
         )
 
 
+def store_url(text: str) -> str:
+    """A store's URL as given, checked for what makes it one: http(s), a host, nothing after
+    the path. Raises UsageError naming what is wrong (and the likely URL)."""
+    split = urlsplit(text.strip())
+    if split.scheme not in ("http", "https"):
+        guess = f": did you mean http://{text.strip()}?" if not split.scheme else ""
+        raise UsageError(f"{text!r} is not a store URL (it starts with http:// or https://){guess}")
+    if not split.hostname:
+        raise UsageError(f"{text!r} names no host")
+    if split.query or split.fragment:
+        raise UsageError(f"{text!r}: a store URL has no query or fragment")
+    return text.strip().rstrip("/")
+
+
 class StoreAPI:
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = store_url(base_url)
         self._http = httpx.Client(
             base_url=self.base_url, timeout=TIMEOUT, transport=transport, follow_redirects=False
         )
@@ -117,10 +132,41 @@ class StoreAPI:
             response.close()
 
 
-def _problem(response: httpx.Response) -> Refused:
+# Words for the fields a store names in a validation failure (its ``errors[].loc``).
+FIELD_WORDS = {
+    "name": "the name",
+    "email": "the e-mail address",
+    "country": "the country code",
+    "number": "the card number",
+    "exp_month": "the expiry month",
+    "exp_year": "the expiry year",
+    "cvc": "the CVC",
+}
+
+
+def _problem(response: httpx.Response) -> Refused | Unreachable:
+    """The store's problem document as an error; an answer that is not one (another server at
+    that address, a proxy's page) means no store answered there."""
     try:
         doc = response.json()
-        code, detail = str(doc.get("code")), str(doc.get("detail") or doc.get("title"))
-    except ValueError:
-        code, detail = "", response.text[:200]
+        code, detail = doc["code"], str(doc.get("detail") or doc.get("title"))
+        if not isinstance(code, str):
+            raise TypeError("no code")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return Unreachable(
+            f"no Tollgate store answers at {response.request.url.copy_with(path='/')} "
+            f"(HTTP {response.status_code} to {response.request.url.path}): check the URL"
+        )
+    errors = doc.get("errors")
+    if code == "malformed_request" and isinstance(errors, list) and errors:
+        detail = "the store cannot take " + "; ".join(_field_error(e) for e in errors[:10])
     return Refused(detail, code=code, status=response.status_code)
+
+
+def _field_error(error: Any) -> str:
+    """One validation failure in words: the field (the last name in its location) and what
+    the store said of it, without the pattern it was matched against."""
+    loc = error.get("loc") if isinstance(error, dict) else None
+    field = str(loc[-1]) if isinstance(loc, list) and loc else "a field"
+    message = str(error.get("msg", "is not accepted")).split(" '")[0].lower()
+    return f"{FIELD_WORDS.get(field, field)} ({message})"

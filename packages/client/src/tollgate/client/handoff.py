@@ -65,7 +65,9 @@ def read_handed(argument: str) -> Handed:
         document = json.loads(raw)
         listed = install_list.parse(document)
     except (ValueError, install_list.MalformedInstallList) as exc:
-        raise IntegrityFailure(f"{path} is not a Tollgate install list: {exc}") from exc
+        # Not one at all (a wrong file): a usage error. One that parses but does not match the
+        # store's signed metadata is refused as tampered, later (plan_handoff).
+        raise UsageError(f"{path} is not a Tollgate install list: {exc}") from exc
     handoff = listed.handoff or HandOff("install", listed.store_id, listed.product)
     return Handed(handoff, document, listed.store_url)
 

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,11 @@ def register(
     binding: Binding,
     password: str | None,
     trust: str | None = None,
+    check_store: Callable[[str, str, str], None] | None = None,
 ) -> Registered:
+    """Register: the store's root is taken (or checked against ``trust``), ``check_store(name,
+    store id, root fingerprint)`` may refuse it before anything personal is sent, then the
+    sealed registration goes out and the key file is kept."""
     if binding.needs_password and not password:
         raise UsageError(f"binding {binding} needs a password")
     machine = machine_id()
@@ -72,6 +77,8 @@ def register(
         descriptor = store.descriptor()
         if any(a.store_id == descriptor.store_id for a in accounts(home)):
             raise UsageError(f"already registered with {descriptor.name} ({descriptor.store_id})")
+        if check_store is not None:
+            check_store(descriptor.name, descriptor.store_id, store.fingerprint or "")
         registered = _register(api, details, descriptor, binding, password, machine)
         account = Account(
             descriptor.store_id,

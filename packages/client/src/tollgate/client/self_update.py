@@ -49,7 +49,7 @@ from tollgate.wire.problems import Exit
 class NotForThisMachine(ClientError):
     """The release cannot run here: no wheel for this platform, or another Python."""
 
-    exit = Exit.REFUSED
+    exit = Exit.USAGE
 
 
 @dataclass(frozen=True)

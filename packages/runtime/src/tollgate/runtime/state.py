@@ -221,9 +221,10 @@ class ClientState:
         primary = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
         if primary in (_READONLY, _PERM, _CANTOPEN):
             return ClientStateUnavailable(
-                f"the client state {self.path} cannot be opened for writing ({exc}): its "
-                "folder is read-only or belongs to someone else. Fix its permissions, or "
-                "choose another folder with --home (TOLLGATE_HOME)"
+                f"the client state {self.path} cannot be opened here ({exc}): its folder is "
+                "read-only or belongs to someone else (SQLite writes beside the file even to "
+                "read it). Fix its permissions, or choose another folder with --home "
+                "(TOLLGATE_HOME); nothing is wrong with the file"
             )
         if primary == _FULL:
             return ClientStateUnavailable(

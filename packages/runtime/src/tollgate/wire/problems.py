@@ -43,6 +43,8 @@ _CODES = [
     Code("not_entitled", 403, "This customer has not bought this file", Exit.REFUSED),
     Code("customer_id_taken", 409, "The customer id is taken", Exit.REFUSED),
     Code("card_declined", 402, "The card was declined", Exit.REFUSED),
+    Code("expired_card", 402, "The card has expired", Exit.REFUSED),
+    Code("incorrect_cvc", 402, "The card's security code (CVC) is incorrect", Exit.REFUSED),
     Code("payment_failed", 402, "The payment failed", Exit.REFUSED),
     Code("not_for_sale", 409, "This add-on is not for sale", Exit.REFUSED),
     Code("not_an_upgrade", 409, "This add-on is a new purchase, not an update", Exit.REFUSED),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from tollgate.store.folder import StoreFolder, StoreFolderError
 from tollgate.store.manifest import ManifestError
 from tollgate.store.publish_guard import PublishRefused
 from tollgate.store.repository import ROTATABLE
-from tollgate.store.server import serve_forever
+from tollgate.store.server import PortInUse, listen, serve_forever
 from tollgate.store.services import admin
 from tollgate.store.services.errors import StoreError
 from tollgate.wire.problems import Exit
@@ -221,10 +222,11 @@ def publish_client(
 @store_app.command("serve")
 def serve(
     directory: DirArg,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8700,
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8700,
 ) -> None:
-    """Serve the store's HTTP API (OpenAPI at /docs)."""
+    """Serve the store: its API (OpenAPI at /docs), storefront, admin pages and the
+    customers' installer page (/bootstrap)."""
     folder = _folder(directory)
     try:
         folder.check_private()
@@ -237,11 +239,25 @@ def serve(
             '`public_url = "https://shop.example"`',
             Exit.USAGE,
         )
+    try:
+        sock = listen(host, port)
+    except PortInUse as exc:
+        hint = "try another with --port" if exc.errno == errno.EADDRINUSE else "check --host"
+        raise fail(f"cannot serve on {exc.strerror}: {hint}", Exit.USAGE) from exc
     ctx = open_store(folder)
+    ctx.served_at = f"http://{host}:{sock.getsockname()[1]}"
     repaired = ctx.orders.repair_pending()
     if repaired:
         console.print(f"Repaired {repaired} order(s) left pending by a crash")
-    serve_forever(ctx, host, port)
+    base = folder.config.public_url or ctx.served_at
+    for what, path in (
+        ("Storefront", "/"),
+        ("Admin pages", "/admin"),
+        ("Customers register at", "/bootstrap"),
+        ("API (OpenAPI)", "/docs"),
+    ):
+        console.print(f"{what}: {base.rstrip('/')}{path}")
+    serve_forever(ctx, sock)
 
 
 Row = dict[str, Any]

@@ -100,9 +100,26 @@ class RunningServer:
         self.thread.join(timeout=10)
 
 
-def serve_forever(ctx: StoreContext, host: str, port: int) -> None:
-    ctx.served_at = f"http://{host}:{port}"
-    uvicorn.Server(_config(ctx, REQUEST_TIMEOUT, host=host, port=port, log_level="info")).run()
+class PortInUse(OSError):
+    """The address to serve on is taken (or may not be bound here)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket for ``host:port``, bound before uvicorn starts so that a port in
+    use is one clear error rather than a server log line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(exc.errno, f"{host}:{port}: {exc.strerror}") from exc
+    return sock
+
+
+def serve_forever(ctx: StoreContext, sock: socket.socket) -> None:
+    uvicorn.Server(_config(ctx, REQUEST_TIMEOUT, log_level="info")).run(sockets=[sock])
 
 
 def serve_in_thread(
@@ -112,9 +129,7 @@ def serve_in_thread(
     *,
     request_timeout: float = REQUEST_TIMEOUT,
 ) -> RunningServer:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = listen(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     ctx.served_at = url
     server = uvicorn.Server(_config(ctx, request_timeout, log_level="warning"))

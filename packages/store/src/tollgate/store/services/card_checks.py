@@ -1,7 +1,9 @@
 """Checking a card with the gateway, without becoming a card-testing oracle.
 
-Every decline reads the same to the caller (the reason goes to the log by code only), and the
-store stops asking the gateway, before it is asked, when:
+An expired card and a failed CVC are said as such, as payment processors say them (Stripe's
+``expired_card`` and ``incorrect_cvc``): the customer can fix those. Every other decline reads
+the same to the caller (the reason goes to the log by code only). Every decline counts towards
+the limits below, and the store stops asking the gateway, before it is asked, when:
 
 - the same card was declined ``DECLINES_PER_CARD`` times in the last day: the card is known by
   a keyed hash of its number (HMAC-SHA256 under a key derived from the master key), never by
@@ -30,6 +32,10 @@ from tollgate.store.services.errors import StoreError
 
 log = logging.getLogger("tollgate.store")
 DECLINED = "The card was declined. Check the details or use another card."
+SAID_AS_SUCH = {
+    "expired_card": "The card has expired: use another card, or its replacement's expiry date.",
+    "incorrect_cvc": "The card's security code (CVC) is incorrect: check the digits on the card.",
+}
 DECLINES_PER_CARD = 3  # in a day
 DECLINES_PER_HOUR = 100  # store-wide
 _DAY, _HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
@@ -77,4 +83,6 @@ def check_card(
         with sessions.begin() as s:
             s.execute(delete(CardDecline).where(CardDecline.declined_at < now - _DAY))
             s.add(CardDecline(fingerprint=fingerprint, declined_at=now))
+        if exc.reason in SAID_AS_SUCH:
+            raise StoreError(exc.reason, SAID_AS_SUCH[exc.reason]) from exc
         raise StoreError("card_declined", DECLINED) from exc
