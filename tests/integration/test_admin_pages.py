@@ -87,13 +87,17 @@ def test_dashboard_customers_and_stop_selling(
     dashboard = browser.get("/admin")
     assert dashboard.status_code == 200 and dashboard.headers["cache-control"] == "no-store"
     assert "300 JPY" in dashboard.text and "<rect" in dashboard.text
-    assert re.search(r"<td>MT</td><td>dic2</td><td>1</td><td>300 JPY</td>", dashboard.text)
+    assert re.search(
+        r'<td data-label="Product">MT</td><td data-label="Add-on">dic2</td>\s*'
+        r'<td data-label="Sales and uses">1</td><td data-label="Revenue">300 JPY</td>',
+        dashboard.text,
+    )
 
     customer_id = customer.account.customer_id
     page = browser.get("/admin/customers")
     assert customer_id in page.text and "visa ****4242" in page.text and "12/34" in page.text
     assert "4242424242424242" not in page.text
-    assert '<td class="state">active</td>' in page.text
+    assert '<td data-label="Status" class="state">active</td>' in page.text
 
     stop = f"/admin/customers/{customer_id}/stop"
     assert browser.post(stop).status_code == 403  # no CSRF token
@@ -117,7 +121,7 @@ def test_dashboard_customers_and_stop_selling(
         assert row is not None and row.status == "stopped"
         assert (row.name, row.email, row.card_token, row.key_sealed) == ("", "", "", b"")
     after = browser.get(done.headers["location"])
-    assert '<td class="state">stopped</td>' in after.text
+    assert '<td data-label="Status" class="state">stopped</td>' in after.text
     assert f"Stopped selling to {customer_id}; all but the id erased." in after.text
     assert browser.get(stop).status_code == 404  # nothing left to ask about
     with pytest.raises(Refused) as refused:
@@ -133,7 +137,7 @@ def test_card_expired_state(
         s.execute(update(CustomerRow).values(card_exp_month=1, card_exp_year=2021))
     _login(browser, token)
     page = browser.get("/admin/customers")
-    assert '<td class="state">card expired</td>' in page.text
+    assert '<td data-label="Status" class="state">card expired</td>' in page.text
 
 
 def test_refund_from_the_orders_page(

@@ -141,3 +141,79 @@ def test_newcomer_registers_from_the_bootstrap_page_and_buys_by_clicking(
     run = newcomer.run("run", "MT", "the", "old", "river")
     assert run.returncode == 0, run.stderr
     assert "古い 川" in run.stdout
+
+
+# Every element's box, in the page's own coordinates: what lies past the right edge is cut off
+# (or makes the page scroll sideways), and a box that scrolls inside hides what it holds.
+MEASURE = """() => {
+  const width = document.documentElement.clientWidth;
+  // Hidden on purpose, or drawn inside an SVG (whose own box is measured).
+  const hidden = (el) => el.closest('.visually-hidden, .skip, thead')
+    || (el.closest('svg') && el.tagName.toLowerCase() !== 'svg');
+  const found = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (hidden(el)) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;
+    const kind = el.getAttribute('class');
+    const name = el.tagName.toLowerCase() + (kind ? '.' + kind : '');
+    if (box.right > width + 0.5 || box.left < -0.5) {
+      found.push(`${name} spans ${Math.round(box.left)}..${Math.round(box.right)} px`);
+    }
+    const style = getComputedStyle(el);
+    const over = el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1;
+    if (over && ['auto', 'scroll', 'hidden'].includes(style.overflowX) && el.tagName !== 'PRE') {
+      found.push(`${name} hides ${el.scrollWidth - el.clientWidth} px in a scroll`);
+    } else if (over && style.overflowX === 'visible') {
+      found.push(`${name}: its text runs ${el.scrollWidth - el.clientWidth} px past its box`);
+    }
+  }
+  return {page: document.documentElement.scrollWidth, width, found};
+}"""
+
+
+def test_every_page_fits_a_phone_and_a_laptop(
+    browser: Browser, client_store: LiveStore, tmp_path: Path
+) -> None:
+    """Storefront, bootstrap and every admin page, with a customer, an order and a use on
+    them: at 375 px and at 1280 px nothing is wider than the window, nothing is cut off."""
+    store = client_store
+    home = tmp_path / "home"
+    assert tg(home, "register", store.url, *REG, "--card", "4242424242424242").returncode == 0
+    assert tg(home, "buy", "MT", "dic2", "--yes").returncode == 0
+    assert tg(home, "buy", "MT", "print", "--yes").returncode == 0
+    printed = tg(home, "run", "MT", "--", "--print", str(tmp_path / "page.html"), "the", "river")
+    assert printed.returncode == 0, printed.stderr
+    assert tg(home, "sync").returncode == 0
+    customer_id = json.loads(
+        tg(home, "store", "customers", str(store.folder.path), "--json").stdout
+    )
+    order_id = json.loads(tg(home, "store", "sales", str(store.folder.path), "--json").stdout)
+    token = store.folder.issue_admin_token()
+    pages = [
+        "/",
+        "/products/MT",
+        "/products/Tools",
+        "/products/Nothing",
+        "/bootstrap",
+        "/admin/login",
+        "/admin",
+        "/admin/sales",
+        "/admin/customers",
+        "/admin/uses",
+        f"/admin/orders/{order_id[0]['order_id']}/refund",
+        f"/admin/customers/{customer_id[0]['customer_id']}/stop",
+    ]
+    for width in (375, 1280):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.goto(store.url + "/admin/login")
+        page.get_by_label("Admin token").fill(token)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/admin")
+        for path in pages:
+            page.goto(store.url + path)
+            measured = page.evaluate(MEASURE)
+            assert measured["page"] <= width, (width, path, measured)
+            assert measured["found"] == [], (width, path, measured["found"][:5])
+        context.close()

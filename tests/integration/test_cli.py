@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,10 +79,13 @@ def test_catalog_before_registering(store: LiveStore, tmp_path: Path) -> None:
     home = tmp_path / "nobody"
     listing = tg(home, "catalog", "--store", store.url, "--json")
     assert listing.returncode == 0, listing.stderr
-    assert {p["name"] for p in json.loads(listing.stdout)} == {"MT", "Tools"}
+    browsed = json.loads(listing.stdout)
+    assert {p["name"] for p in browsed["products"]} == {"MT", "Tools"}
+    assert browsed["store"]["name"] == "Test Store" and browsed["store"]["registered"] is False
     shown = tg(home, "catalog", "--store", store.url)
-    fingerprint = shown.stdout.split("fingerprint")[1].split()[0]
-    assert len(fingerprint) == 64 and "dic2" in shown.stdout
+    fingerprint = shown.stdout.split("fingerprint (SHA-256): ")[1].split()[0]
+    assert fingerprint == browsed["store"]["root_fingerprint"] and len(fingerprint) == 64
+    assert "dic2" in shown.stdout
     assert tg(home, "catalog", "--store", store.url, "--trust", fingerprint).returncode == 0
     wrong = tg(home, "catalog", "--store", store.url, "--trust", "0" * 64)
     assert wrong.returncode == 4 and "fingerprint" in wrong.stderr
@@ -132,3 +136,37 @@ def test_a_mistyped_name_gets_the_close_one(store: LiveStore, tmp_path: Path) ->
     assert "no add-on 'dic'; did you mean 'dic2'?" in " ".join(addon.stderr.split())
     nothing_close = tg(home, "buy", "MT", "zzzz", "--yes")
     assert nothing_close.returncode == 2 and "did you mean" not in nothing_close.stderr
+
+
+def test_catalog_shows_terms_sizes_and_what_is_yours(store: LiveStore, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert tg(home, "register", store.url, *REG, "--card", "4242424242424242").returncode == 0
+    assert tg(home, "buy", "MT", "dic2", "--yes").returncode == 0
+    shown = tg(home, "catalog")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    dic2 = next(line for line in lines if line.split()[:1] == ["dic2"])
+    printing = next(line for line in lines if line.split()[:1] == ["print"])
+    assert "300 JPY" in dic2 and dic2.rstrip().endswith("yours") and "kB" in dic2
+    assert "20 JPY per use" in printing and "free" not in printing and "yours" not in printing
+    assert dic2.index("300 JPY") == printing.index("20 JPY")  # one column
+    assert "function" not in shown.stdout and "revision" not in shown.stdout
+    assert "installed 1.0.0" in shown.stdout
+    as_json = json.loads(tg(home, "catalog", "--json").stdout)
+    mt = next(p for p in as_json["products"] if p["name"] == "MT")
+    assert {a["name"]: a["owned"] for a in mt["addons"]} == {"dic2": True, "print": False}
+    assert as_json["store"]["registered"] is True
+
+
+def test_a_pipe_gets_whole_lines_and_no_progress_bars(store: LiveStore, tmp_path: Path) -> None:
+    folder = tmp_path / "new-store"
+    made = tg(tmp_path / "h", "store", "init", str(folder), "--name", "Pipe Store " + "x" * 60)
+    assert made.returncode == 0, made.stderr
+    token_line = next(line for line in made.stdout.splitlines() if "admin token" in line)
+    assert len(token_line) > 80 and re.search(r": tga_[\w-]{40,}$", token_line)  # whole
+    home = tmp_path / "home"
+    assert tg(home, "register", store.url, *REG, "--card", "4242424242424242").returncode == 0
+    installed = tg(home, "install", "MT")
+    assert installed.returncode == 0
+    assert "━" not in installed.stdout + installed.stderr and "?" not in installed.stdout
+    assert "\x1b[" not in installed.stdout + installed.stderr  # no colour

@@ -44,6 +44,18 @@ def test_product_page_shows_core_addons_prices_and_release_notes(store: LiveStor
     }
     assert all(h.store_id == store.ctx.store_id and h.product == "MT" for h in links)
     assert "Release notes" in text
+    # What a customer needs to trust it: what each add-on gives, sizes people read, the title
+    # and the Register link once, no internal names.
+    assert "The large dictionary: about a thousand words in all their forms." in text
+    assert re.search(r"\d file(s)?, [\d.]+ kB", text) and " bytes" not in text
+    assert text.count("<h1") == 1 and text.count('href="/bootstrap"') == 1
+    assert "Function" not in text and "revision" not in text
+
+
+def test_the_catalog_page_shows_what_things_cost(store: LiveStore) -> None:
+    text = httpx.get(store.url + "/").text
+    assert "Free core · add-ons 20 JPY per use, 300 JPY" in text  # MT, cheapest first
+    assert "Free core · add-ons 1.00 USD, 50.00 USD" in text  # Tools: prices in cents
 
 
 def test_buy_button_returns_an_install_list_naming_the_addon(store: LiveStore) -> None:

@@ -94,7 +94,7 @@ def test_the_cli_prints_store_text_literally(loud_store: LiveStore, tmp_path: Pa
     catalog = tg(home, "catalog")
     assert catalog.returncode == 0, catalog.stderr
     assert LINK in catalog.stdout  # the markup is there, as characters
-    assert STYLE in catalog.stdout  # the add-on's function name too
+    assert STYLE in catalog.stdout  # the summary has it too
     shown_as_text(catalog.stdout)
     installed = tg(home, "install", "Loud")
     assert installed.returncode == 0, installed.stderr

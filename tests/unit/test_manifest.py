@@ -31,34 +31,53 @@ def product_with(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "key"),
     [
         ('version = "1.0.0"', 'version = "one"', "product.version"),
-        ("price = 300", "price = -1", "addon[0].price"),
-        ("price = 300", 'price = "300"', "addon[0].price"),
+        ("price = 300", "price = -1", 'addon "dic2".price'),
+        ("price = 300", 'price = "300"', 'addon "dic2".price'),
         ('entry = "mt.cli:main"', 'entry = "not an entry"', "core.entry"),
-        ('files = ["addons/mt_dic2/**"]', 'files = ["nothing/**"]', "addon[0].files"),
-        ('files = ["addons/mt_dic2/**"]', 'files = ["../../etc/*"]', "addon[0].files"),
-        ('currency = "JPY"', 'currency = "yen"', "addon[0].currency"),
+        ('files = ["addons/mt_dic2/**"]', 'files = ["nothing/**"]', 'addon "dic2".files'),
+        ('files = ["addons/mt_dic2/**"]', 'files = ["../../etc/*"]', 'addon "dic2".files'),
+        ('currency = "JPY"', 'currency = "yen"', 'addon "dic2".currency'),
         (
             'policy = { kind = "perpetual" }',
             'policy = { kind = "forever" }',
-            "addon[0].policy.kind",
+            'addon "dic2".policy.kind',
         ),
-        ('policy = { kind = "perpetual" }', "policy = { forever = true }", "addon[0].policy"),
-        ('policy = { kind = "perpetual" }', 'policy = { hours = "25-3" }', "addon[0].policy.hours"),
-        ('policy = { kind = "perpetual" }', 'policy = { hours = "8" }', "addon[0].policy.hours"),
-        ('policy = { kind = "perpetual" }', 'policy = { until = "soon" }', "addon[0].policy.until"),
+        (
+            'policy = { kind = "perpetual" }',
+            "policy = { forever = true }",
+            'addon "dic2".policy.forever',
+        ),
+        (
+            'policy = { kind = "perpetual" }',
+            'policy = { hours = "25-3" }',
+            'addon "dic2".policy.hours',
+        ),
+        (
+            'policy = { kind = "perpetual" }',
+            'policy = { hours = "8" }',
+            'addon "dic2".policy.hours',
+        ),
+        (
+            'policy = { kind = "perpetual" }',
+            'policy = { until = "soon" }',
+            'addon "dic2".policy.until',
+        ),
         (
             'policy = { kind = "perpetual" }',
             "policy = { until = 2027-12-31T10:00:00 }",
-            "addon[0].policy.until",
+            'addon "dic2".policy.until',
         ),
-        ('policy = { kind = "perpetual" }', "policy = { days = 0 }", "addon[0].policy.days"),
-        ('policy = { kind = "perpetual" }', "policy = { uses = -1 }", "addon[0].policy.uses"),
+        ('policy = { kind = "perpetual" }', "policy = { days = 0 }", 'addon "dic2".policy.days'),
+        ('policy = { kind = "perpetual" }', "policy = { uses = -1 }", 'addon "dic2".policy.uses'),
         (
             'policy = { kind = "perpetual" }',
             'policy = { os_release = "yes" }',
-            "addon[0].policy.os_release",
+            'addon "dic2".policy.os_release',
         ),
-        ("[core]", "[kore]", "core"),
+        ("[core]", "[kore]", "kore"),
+        ('summary = "', 'sumary = "', "product.sumary"),
+        ("price = 300", "price = 3.5", 'addon "dic2".price'),
+        ("price = 300", "price = 300\nprise = 200", 'addon "dic2".prise'),
         ('name = "MT"', "name = ", "(syntax)"),
     ],
 )
@@ -131,3 +150,20 @@ def test_text_customers_read_holds_no_control_characters(
     toml.write_text(text)
     with pytest.raises(ManifestError, match=f"product.{key}"):
         load_manifest(src)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ('summary = "', 'sumary = "', "unknown key; did you mean 'summary'?"),
+        ("price = 300", "price = 4.99", "smallest unit (yen for JPY, cents for USD"),
+        ("[[addon]]", "[[addons]]", "did you mean 'addon'?"),
+    ],
+)
+def test_a_manifest_error_says_what_was_meant(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    src = product_with(tmp_path, old, new)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(src)
+    assert said in str(info.value)

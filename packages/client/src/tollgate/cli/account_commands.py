@@ -47,12 +47,22 @@ from tollgate.crypto.keyfile import Binding
 @handled
 def register(
     url: Annotated[str, typer.Argument(help="The store's URL.")],
-    name: Annotated[str | None, typer.Option("--name")] = None,
-    email: Annotated[str | None, typer.Option("--email")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Your name, as the store keeps it.")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Where the store writes to you.")
+    ] = None,
     country: Annotated[str | None, typer.Option("--country", help="ISO 3166 code, e.g. JP")] = None,
-    card: Annotated[str | None, typer.Option("--card")] = None,
-    expiry: Annotated[str | None, typer.Option("--expiry", help="MM/YY")] = None,
-    cvc: Annotated[str | None, typer.Option("--cvc")] = None,
+    card: Annotated[
+        str | None, typer.Option("--card", help="The card number (asked, unechoed, if left out).")
+    ] = None,
+    expiry: Annotated[
+        str | None, typer.Option("--expiry", help="The card's expiry, MM/YY.")
+    ] = None,
+    cvc: Annotated[
+        str | None, typer.Option("--cvc", help="The 3 or 4 digits on the card's back.")
+    ] = None,
     password: Annotated[
         bool, typer.Option("--password", help="Protect purchases with a password.")
     ] = False,
@@ -184,8 +194,12 @@ def _show_handler(status: HandlerStatus, as_json: bool) -> None:
 @handled
 def card_command(
     card: Annotated[str | None, typer.Option("--card", help="The new card's number.")] = None,
-    expiry: Annotated[str | None, typer.Option("--expiry", help="MM/YY")] = None,
-    cvc: Annotated[str | None, typer.Option("--cvc")] = None,
+    expiry: Annotated[
+        str | None, typer.Option("--expiry", help="The card's expiry, MM/YY.")
+    ] = None,
+    cvc: Annotated[
+        str | None, typer.Option("--cvc", help="The 3 or 4 digits on the card's back.")
+    ] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

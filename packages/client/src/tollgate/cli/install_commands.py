@@ -37,7 +37,9 @@ from tollgate.client.install import Change, Plan, apply_plan, plan_install, reco
 from tollgate.client.program import ProgramError, ProgramFolder
 from tollgate.client.self_check import self_check
 from tollgate.client.self_update import hand_off, handed_off, newer_than_running, update_client
-from tollgate.wire.text import clean
+from tollgate.client.uninstall import uninstall as remove_product
+from tollgate.wire.addons import price_terms
+from tollgate.wire.text import clean, did_you_mean, human_size
 
 
 @app.command()
@@ -51,28 +53,82 @@ def catalog(store: StoreOpt = None, trust: TrustOpt = None, as_json: JsonOpt = F
         with StoreAPI(store) as api:
             browsed = browse(api, trust)
         cat = browsed.catalog
-        if not as_json:
-            console.print(
-                f"{browsed.store.name} (not registered here): root fingerprint "
-                f"{browsed.root_fingerprint}"
-            )
+        shop: dict[str, str | bool] = {
+            "store_id": browsed.store.store_id,
+            "name": browsed.store.name,
+            "url": api.base_url,
+            "root_fingerprint": browsed.root_fingerprint,
+            "registered": False,
+        }
     else:
         account = account or find_account(G.home, store)
         with StoreAPI(account.url) as api:
             cat = account_catalog(api, G.home, account)
+        shop = {
+            "store_id": account.store_id,
+            "name": account.store_name,
+            "url": account.url,
+            "root_fingerprint": account.root_fingerprint,
+            "registered": True,
+        }
+    products = [_with_what_is_here(cat.store_id, p) for p in cat.products]
     if as_json:
-        emit_json(cat.products)
+        emit_json({"store": shop, "products": products})
         return
-    for p in cat.products:
-        console.print(
-            Text.assemble(styled(p["name"], "bold"), f" {p['version']}  {clean(p['summary'])}")
+    here = "registered here" if shop["registered"] else "not registered here"
+    console.print(
+        Text.assemble(styled(str(shop["name"]), "bold"), clean(f" ({shop['store_id']}, {here})"))
+    )
+    console.print(f"Root fingerprint (SHA-256): {shop['root_fingerprint']}")
+    if not products:
+        console.print("This store sells nothing yet.")
+    for p in products:
+        console.print()
+        for line in _product_lines(p):
+            console.print(line)
+
+
+def _with_what_is_here(store_id: str, product: dict[str, Any]) -> dict[str, Any]:
+    """A catalog product with what this machine has of it: the installed version, and for
+    each add-on its terms in words, its size, and whether it is already the customer's."""
+    installed = G.home.state.product(store_id, str(product["name"]))
+    held = G.home.state.addons(store_id, str(product["name"]))
+    addons = []
+    for a in product["addons"]:
+        mine = held.get(str(a["name"]))
+        addons.append(
+            {
+                **a,
+                "terms": price_terms(int(a["price"]), str(a["currency"]), a.get("per_use")),
+                "size": sum(int(f["size"]) for f in a["files"]),
+                "owned": mine is not None and mine.revision == int(a["revision"]),
+            }
         )
-        for a in p["addons"]:
-            price = "free" if a["price"] == 0 else f"{a['price']} {a['currency']}"
-            console.print(
-                f"    {a['name']:<12} {price:>12}  function {a['function']}, "
-                f"revision {a['revision']}"
-            )
+    return {
+        **product,
+        "addons": addons,
+        "core_size": sum(int(f["size"]) for f in product["core"]),
+        "installed": None if installed is None else installed.version,
+    }
+
+
+def _product_lines(p: dict[str, Any]) -> list[Text | str]:
+    """A product as the storefront shows it: name, version, summary, what is installed, and
+    its add-ons in aligned columns (name, terms, size, yours)."""
+    here = f"installed {p['installed']}" if p["installed"] else "not installed"
+    lines: list[Text | str] = [
+        Text.assemble(styled(str(p["name"]), "bold"), clean(f" {p['version']}  {p['summary']}")),
+        f"  free core, {human_size(p['core_size'])}; {here}",
+    ]
+    rows = [
+        (str(a["name"]), str(a["terms"]), human_size(a["size"]), "yours" if a["owned"] else "")
+        for a in p["addons"]
+    ]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append(clean(("  " + "  ".join([*cells, row[3]])).rstrip()))
+    return lines
 
 
 def recover_interrupted() -> None:
@@ -124,7 +180,11 @@ def _describe_addon(a: AddOnUpdate) -> str:
 
 @app.command()
 @handled
-def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+def install(
+    product: Annotated[str, typer.Argument(help="The product, as the catalog names it.")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Install (or update) a product's free core: only the files this machine needs, checked
     against the store's signed metadata."""
     account = find_account(G.home, store)
@@ -144,6 +204,37 @@ def install(product: str, store: StoreOpt = None, as_json: JsonOpt = False) -> N
             )
         )
     console.print(f"Installed {product} {done.version} in {done.path}")
+
+
+@app.command()
+@handled
+def uninstall(
+    product: Annotated[str, typer.Argument(help="The installed product to remove.")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a product's core from this machine. Bought add-ons stay bought (and encrypted in
+    the vault): `tollgate install PRODUCT` brings the product back with them, at no charge."""
+    found = [
+        p
+        for p in G.home.state.products(product)
+        if store is None or p.store_id == find_account(G.home, store).store_id
+    ]
+    if not found:
+        names = [p.name for p in G.home.state.products()]
+        raise UsageError(f"{product} is not installed{did_you_mean(product, names)}")
+    if len(found) > 1:
+        raise UsageError(f"{product} is installed from several stores: choose one with --store")
+    done = remove_product(G.home, found[0].store_id, product)
+    if as_json:
+        emit_json(done.to_json())
+        return
+    console.print(f"Uninstalled {done.product} {done.version} ({done.files} file(s) removed)")
+    if done.kept_addons:
+        console.print(
+            f"Still yours: {', '.join(done.kept_addons)} (kept encrypted in the vault); "
+            f"`tollgate install {product}` brings {product} back with them, at no charge"
+        )
 
 
 @app.command()

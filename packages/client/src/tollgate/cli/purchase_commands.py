@@ -40,6 +40,7 @@ from tollgate.client.purchase import Purchase
 from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.run import run_product
 from tollgate.client.sync import SyncReport, sync_store
+from tollgate.wire.addons import format_amount
 from tollgate.wire.problems import Exit
 from tollgate.wire.text import clean
 
@@ -151,11 +152,15 @@ def _describe(account: Account, plan: HandOffPlan) -> list[str]:
 
 
 def _bought(product: str, addon: str, bought: Purchase, offer: dict[str, Any]) -> str:
-    per_use = f"; each use {offer['per_use']} {bought.currency}" if offer.get("per_use") else ""
+    per_use = (
+        f"; each use {format_amount(offer['per_use'], bought.currency)}"
+        if offer.get("per_use")
+        else ""
+    )
     paid = (
         f"finished order {bought.order_id} (paid earlier; nothing charged now)"
         if bought.finished_earlier_order
-        else f"{bought.amount} {bought.currency}{per_use} (order {bought.order_id})"
+        else f"{format_amount(bought.amount, bought.currency)}{per_use} (order {bought.order_id})"
     )
     return f"Bought {product} {addon}: {paid}; {bought.files} file(s) in the vault, encrypted"
 
@@ -221,15 +226,24 @@ def list_installed(
 @app.command()
 @handled
 def history(
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 50, as_json: JsonOpt = False
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="How many entries, newest first.")
+    ] = 50,
+    as_json: JsonOpt = False,
 ) -> None:
-    """What was installed, updated, bought and rolled back, newest first."""
+    """What was installed, updated, bought and rolled back, newest first; a purchase with its
+    order and what it cost."""
     rows = G.home.state.history(limit)
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        console.print("Nothing yet: `tollgate install PRODUCT` starts the history.")
     for r in rows:
-        console.print(f"{r['at']}  {r['action']:<11} {r['product']} {r['version']}  {r['detail']}")
+        paid = f"  {format_amount(r['amount'], r['currency'])}" if r["currency"] else ""
+        console.print(
+            f"{r['at'][:19]}  {r['action']:<11} {r['product']} {r['version']}  {r['detail']}{paid}"
+        )
 
 
 @app.command()
@@ -246,7 +260,7 @@ def sync(
     when a lease is half used."""
     chosen = [find_account(G.home, store)] if store else accounts(G.home)
     reports: list[SyncReport] = []
-    failed: list[str] = []
+    failed: list[dict[str, Any]] = []
     for account in chosen:
         if quiet and has_password(account) and "TOLLGATE_PASSWORD" not in os.environ:
             continue
@@ -254,7 +268,15 @@ def sync(
             with StoreAPI(account.url) as api:
                 reports.append(sync_store(G.home, api, account, unlock(account)))
         except ClientError as exc:
-            failed.append(f"{account.store_name}: {exc}")
+            failed.append(
+                {
+                    "store_id": account.store_id,
+                    "store": account.store_name,
+                    "detail": str(exc),
+                    "code": exc.code,
+                    "exit": int(exc.exit),
+                }
+            )
             if not quiet and not as_json:
                 errors.print(Text.assemble(styled(account.store_name, "red"), clean(f": {exc}")))
     if as_json:
@@ -290,10 +312,16 @@ def usage(as_json: JsonOpt = False) -> None:
             charged[u.currency] = charged.get(u.currency, 0) + u.amount
     counts = {s: sum(u.status == s for u in uses) for s in ("queued", "declined")}
     if as_json:
-        emit_json({"uses": [u.__dict__ for u in uses], "charged": charged, **counts})
+        listed = [{**u.__dict__, "used_at": u.at} for u in uses]
+        for entry in listed:
+            del entry["at"]  # one name for a use's time, as the store's listing has it
+        emit_json({"uses": listed, "charged": charged, **counts})
+        return
+    if not uses:
+        console.print("No metered uses recorded here.")
         return
     for u in uses:
-        price = f"{u.amount} {u.currency}" if u.amount else "-"
+        price = format_amount(u.amount, u.currency) if u.amount else "-"
         console.print(
             f"{u.at[:19]}  {u.product} {u.addon} {u.name:<14} {u.status:<9} {price:>10}  "
             f"{u.event_id}"
@@ -308,7 +336,16 @@ def usage(as_json: JsonOpt = False) -> None:
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @handled
-def run(ctx: typer.Context, product: str, store: StoreOpt = None) -> None:
-    """Run a product's core software; bought add-ons are opened in memory."""
+def run(
+    ctx: typer.Context,
+    product: Annotated[str, typer.Argument(help="The installed product to run.")],
+    store: StoreOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Report a failure to start as JSON.")
+    ] = False,
+) -> None:
+    """Run a product's core software; bought add-ons are opened in memory. Everything after
+    `--` goes to the product: `tollgate run MT -- the old river` runs MT with the words "the
+    old river". The exit status is the product's own."""
     store_id = find_account(G.home, store).store_id if store else None
     raise typer.Exit(run_product(G.home, product, list(ctx.args), store_id=store_id))

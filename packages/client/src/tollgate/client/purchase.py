@@ -31,6 +31,7 @@ from tollgate.crypto import CryptoError
 from tollgate.runtime.home import ClientHome, read_json, write_json
 from tollgate.runtime.machine import os_release
 from tollgate.runtime.state import record_history
+from tollgate.wire.addons import format_amount
 from tollgate.wire.licence import Licence, parse_licence
 
 ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the store's order ids, as file names
@@ -70,7 +71,9 @@ class KeptOrder:
         """What the customer paid, in words."""
         amount, currency = self.outcome.get("amount"), self.outcome.get("currency")
         order = self.licence.order_id
-        return f"charged {amount} {currency}, order {order}" if amount else f"order {order}"
+        if isinstance(amount, int) and amount and isinstance(currency, str):
+            return f"charged {format_amount(amount, currency)}, order {order}"
+        return f"order {order}"
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,25 @@ def record_addon(
                     licence.licence_id,
                 ),
             )
-        record_history(conn, store_id, product, action, licence.version, detail)
+        record_history(
+            conn,
+            store_id,
+            product,
+            action,
+            licence.version,
+            detail,
+            order_id=licence.order_id,
+            amount=_int_or_none(outcome.get("amount")),
+            currency=_str_or_none(outcome.get("currency")),
+        )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def buy(

@@ -49,6 +49,7 @@ from tollgate.runtime.meter import Meter
 from tollgate.runtime.metering import RuntimeMeter
 from tollgate.runtime.policy import Facts, check_licence
 from tollgate.runtime.state import BoughtAddOn, InstalledProduct, OfferedAddOn
+from tollgate.wire.addons import format_amount
 from tollgate.wire.licence import Licence, parse_licence
 from tollgate.wire.text import did_you_mean
 
@@ -202,7 +203,8 @@ class Product:
         if declined:
             owed = sum(u.amount for u in declined)
             raise PaymentDeclined(
-                f"{len(declined)} earlier use(s) ({owed} {declined[0].currency}) could not be "
+                f"{len(declined)} earlier use(s) "
+                f"({format_amount(owed, declined[0].currency)}) could not be "
                 "charged: the card on file was declined. Once the card works, run "
                 "`tollgate sync` and use it again"
             )

@@ -17,7 +17,8 @@ Tables:
   uses of one licence (none for uses recorded before schema 3).
 - ``meter``: per store, the sealed meter (runtime/meter.py): time mark, generation and the
   per-licence use counts that the rows above cannot be trusted for.
-- ``history``: what was installed, updated, bought and pruned, and when.
+- ``history``: what was installed, updated, bought and pruned, and when; for a purchase, its
+  order and what it cost (schema 4).
 - ``journal``: installs between staging and switching. The next run of the download program
   finishes each one (every staged file present and verified) or rolls it back.
 
@@ -43,7 +44,7 @@ from tollgate.runtime.errors import (
 )
 from tollgate.wire.addons import price_terms
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 V1 = """
 CREATE TABLE products (
     store_id TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, path TEXT NOT NULL,
@@ -86,9 +87,14 @@ V3 = """
 CREATE TABLE meter (store_id TEXT PRIMARY KEY, sealed TEXT NOT NULL);
 ALTER TABLE uses ADD COLUMN seq INTEGER;
 """
-SCHEMA = V1 + V2 + V3
+V4 = """
+ALTER TABLE history ADD COLUMN order_id TEXT;
+ALTER TABLE history ADD COLUMN amount INTEGER;
+ALTER TABLE history ADD COLUMN currency TEXT;
+"""
+SCHEMA = V1 + V2 + V3 + V4
 # Statements that bring a state of the version before each key up to it.
-UPGRADES = {2: V2, 3: V3}
+UPGRADES = {2: V2, 3: V3, 4: V4}
 
 
 StateDamaged = ClientStateDamaged  # what the state raises: damaged, or from a newer client
@@ -391,12 +397,21 @@ class ClientState:
 
 
 def record_history(
-    conn: sqlite3.Connection, store_id: str, product: str, action: str, version: str, detail: str
+    conn: sqlite3.Connection,
+    store_id: str,
+    product: str,
+    action: str,
+    version: str,
+    detail: str,
+    *,
+    order_id: str | None = None,
+    amount: int | None = None,
+    currency: str | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO history (at, store_id, product, action, version, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (now_iso(), store_id, product, action, version, detail),
+        "INSERT INTO history (at, store_id, product, action, version, detail, order_id, amount, "
+        "currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (now_iso(), store_id, product, action, version, detail, order_id, amount, currency),
     )
 
 

@@ -30,3 +30,15 @@ def did_you_mean(wrong: str, names: Iterable[str]) -> str:
     by_folded = {n.casefold(): n for n in names}
     close = difflib.get_close_matches(wrong.casefold(), list(by_folded), n=1, cutoff=0.6)
     return f"; did you mean {clean(by_folded[close[0]])!r}?" if close else ""
+
+
+def human_size(size: int) -> str:
+    """A byte count as people read it, in powers of 1000 as pip and browsers show downloads:
+    "512 bytes", "3.4 kB", "12.0 MB"."""
+    if size < 1000:
+        return f"{size:,} byte{'' if size == 1 else 's'}"
+    units = ("kB", "MB", "GB", "TB")
+    value, unit = size / 1000, 0
+    while value >= 999.95 and unit < len(units) - 1:
+        value, unit = value / 1000, unit + 1
+    return f"{value:,.1f} {units[unit]}"

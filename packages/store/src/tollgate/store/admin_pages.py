@@ -39,6 +39,7 @@ from tollgate.store.services.admin import (
     stop_selling,
 )
 from tollgate.store.services.errors import StoreError
+from tollgate.wire.addons import format_amount
 
 if TYPE_CHECKING:
     from tollgate.store.context import StoreContext
@@ -63,7 +64,7 @@ def chart_bars(report: SalesReport, height: int = 120, width: int = 12) -> tuple
     values = [(day, dict(r.amounts).get(currency, 0)) for day, r in report.per_day]
     top = max((v for _, v in values), default=0) or 1
     return currency, [
-        Bar(f"{day:%Y-%m-%d}", i * (width + 2), round(v * height / top), f"{v:,} {currency}")
+        Bar(f"{day:%Y-%m-%d}", i * (width + 2), round(v * height / top), format_amount(v, currency))
         for i, (day, v) in enumerate(values)
     ]
 
@@ -83,8 +84,9 @@ def refund_notice(query: Mapping[str, str], sales: list[dict[str, Any]]) -> str 
     for key, said in (("refunded", "Refunded"), ("already_refunded", "Already refunded")):
         sale = next((o for o in sales if o["order_id"] == query.get(key)), None)
         if sale is not None and sale["status"] == "refunded":
+            amount = format_amount(sale["amount"], sale["currency"])
             return (
-                f"{said} {sale['amount']:,} {sale['currency']} for order {sale['order_id']} "
+                f"{said} {amount} for order {sale['order_id']} "
                 f"({sale['product']} {sale['addon']})"
                 + (": nothing changed." if key == "already_refunded" else ".")
             )
@@ -93,7 +95,7 @@ def refund_notice(query: Mapping[str, str], sales: list[dict[str, Any]]) -> str 
 
 def stopped_notice(query: Mapping[str, str], customers: list[dict[str, Any]]) -> str | None:
     who = next((c for c in customers if c["customer_id"] == query.get("stopped")), None)
-    if who is not None and who["status"] == "stopped":
+    if who is not None and who["stopped"]:
         return f"Stopped selling to {who['customer_id']}; all but the id erased."
     return None
 
@@ -292,7 +294,7 @@ def admin_router(ctx: StoreContext) -> APIRouter:
         def load() -> Question | None:
             with ctx.sessions() as s:
                 customer = find_customer(s, customer_id)
-            if customer is None or customer["status"] == "stopped":
+            if customer is None or customer["stopped"]:
                 return None
             return Question(
                 f"Stop selling to {customer_id}?",
@@ -327,7 +329,7 @@ def admin_router(ctx: StoreContext) -> APIRouter:
                 sale = find_sale(s, order_id)
             if sale is None or sale["status"] != "paid" or sale["upgrade_of"]:
                 return None
-            amount = f"{sale['amount']:,} {sale['currency']}"
+            amount = format_amount(sale["amount"], sale["currency"])
             return Question(
                 f"Refund {amount}?",
                 [

@@ -22,6 +22,7 @@ from tollgate.store.repository import ROTATABLE
 from tollgate.store.server import PortInUse, listen, serve_forever
 from tollgate.store.services import admin
 from tollgate.store.services.errors import StoreError
+from tollgate.wire.addons import format_amount
 from tollgate.wire.problems import Exit
 
 store_app = typer.Typer(
@@ -46,7 +47,9 @@ def _folder(path: Path) -> StoreFolder:
 @store_app.command("init")
 def init(
     directory: DirArg,
-    name: Annotated[str, typer.Option("--name")] = "Tollgate Store",
+    name: Annotated[
+        str, typer.Option("--name", help="The store's name, as customers see it.")
+    ] = "Tollgate Store",
     database: Annotated[
         str | None,
         typer.Option("--database", help="SQLAlchemy URL; default: SQLite in the folder."),
@@ -268,14 +271,21 @@ def _listing(
     query: Callable[[Session], list[Row]],
     as_json: bool,
     line: Callable[[Row], str],
+    empty: str,
 ) -> None:
-    """One of the vendor's listings: JSON for scripts, else a line per row."""
+    """One of the vendor's listings: JSON for scripts, else a line per row (``empty`` when
+    there is none)."""
     ctx = open_store(_folder(directory))
-    with ctx.sessions() as s:
-        rows = query(s)
+    try:
+        with ctx.sessions() as s:
+            rows = query(s)
+    finally:
+        ctx.close()
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        console.print(empty)
     for row in rows:
         console.print(line(row))
 
@@ -288,6 +298,7 @@ def customers(directory: DirArg, as_json: JsonOpt = False) -> None:
         admin.list_customers,
         as_json,
         lambda c: f"{c['customer_id']}  {c['name']:<20} {c['country']}  {c['card']}  {c['status']}",
+        "No customers yet.",
     )
 
 
@@ -300,10 +311,11 @@ def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
         as_json,
         lambda r: (
             f"{r['paid_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']}  "
-            f"{r['amount']} {r['currency']}  "
+            f"{format_amount(r['amount'], r['currency'])}  "
             + (f"update of {r['upgrade_of']}" if r["upgrade_of"] else str(r["charge_id"]))
             + ("  REFUNDED" if r["status"] == "refunded" else "")
         ),
+        "No sales yet.",
     )
 
 
@@ -316,8 +328,10 @@ def usage(directory: DirArg, as_json: JsonOpt = False) -> None:
         as_json,
         lambda r: (
             f"{r['used_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']} "
-            f"{r['name']}  {r['amount']} {r['currency']}  {r['status']}  {r['charge_id'] or '-'}"
+            f"{r['name']}  {format_amount(r['amount'], r['currency'])}  {r['status']}  "
+            f"{r['charge_id'] or '-'}"
         ),
+        "No metered uses yet.",
     )
 
 
@@ -336,7 +350,7 @@ def refund(
             sale = admin.find_sale(s, order_id)
         if sale is None:
             raise fail(f"no paid order {order_id} (`tollgate store sales` lists them)", Exit.USAGE)
-        what = f"{sale['amount']:,} {sale['currency']} to {sale['customer_id']} for "
+        what = f"{format_amount(sale['amount'], sale['currency'])} to {sale['customer_id']} for "
         what += f"{sale['product']} {sale['addon']} {sale['version']}"
         if sale["status"] == "paid":
             _confirm(f"Refund {what} (order {order_id})?", yes)
@@ -357,7 +371,11 @@ def refund(
 
 
 @store_app.command("clear-hold")
-def clear_hold(directory: DirArg, customer_id: str, as_json: JsonOpt = False) -> None:
+def clear_hold(
+    directory: DirArg,
+    customer_id: Annotated[str, typer.Argument(help="The customer (`store customers`).")],
+    as_json: JsonOpt = False,
+) -> None:
     """Renew a customer's licences again after their machine's meter did not add up (a
     restored or edited client state) and they explained it. Uses found missing stay on record."""
     ctx = open_store(_folder(directory))
@@ -391,7 +409,7 @@ def stop_selling(
             customer = admin.find_customer(s, customer_id)
         if customer is None:
             raise fail(f"no customer {customer_id} (`tollgate store customers`)", Exit.USAGE)
-        if customer["status"] != "stopped":
+        if not customer["stopped"]:
             who = f"{customer_id} ({customer['name']}, {customer['email']})"
             _confirm(
                 f"Stop selling to {who}? Their details are erased: this cannot be undone.", yes

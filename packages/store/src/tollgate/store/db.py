@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
@@ -111,6 +112,7 @@ class AddOn(Base):
     price: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     policy: Mapped[dict[str, Any]]
+    description: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     release: Mapped[Release] = relationship(back_populates="addons")
 
 

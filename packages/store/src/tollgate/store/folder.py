@@ -57,6 +57,10 @@ def _write_secret(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+SQLITE = "sqlite:///"
+DEFAULT_DATABASE = "store.db"  # in the store folder
+
+
 def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -87,7 +91,24 @@ class StoreFolder:
         return self.path / "blobs"
 
     def default_database_url(self) -> str:
-        return f"sqlite:///{self.path / 'store.db'}"
+        """SQLite in the folder, named relative to it: a copied or moved folder takes its own
+        database along (never the original's)."""
+        return f"{SQLITE}{DEFAULT_DATABASE}"
+
+    def database_url(self, configured: str) -> str:
+        """The URL to open: a relative SQLite path is the folder's own file, and a SQLite file
+        that is not there is an error (opening it would make an empty store)."""
+        if not configured.startswith(SQLITE):
+            return configured
+        where = Path(configured.removeprefix(SQLITE))
+        path = where if where.is_absolute() else self.path / where
+        if not path.is_file():
+            raise StoreFolderError(
+                f"{self.config_path}: the database {path} is not there. If the folder was "
+                f'moved or copied, set database_url = "{SQLITE}{DEFAULT_DATABASE}" (the '
+                "folder's own store.db) or point it at the database"
+            )
+        return f"{SQLITE}{path}"
 
     @classmethod
     def create(
@@ -119,8 +140,11 @@ class StoreFolder:
         TufKeyring.create(folder.tuf_keys_dir)
         store_id = "st_" + secrets.token_hex(8)
         url = database_url or folder.default_database_url()
-        if database_url is None:  # SQLite makes its WAL and SHM files with the file's mode
-            _write_secret(folder.path / "store.db", b"")
+        if url.startswith(SQLITE):  # SQLite makes its WAL and SHM files with the file's mode
+            where = Path(url.removeprefix(SQLITE))
+            db_file = where if where.is_absolute() else folder.path / where
+            if not db_file.exists():
+                _write_secret(db_file, b"")
         _write_secret(
             folder.config_path,
             (
@@ -183,7 +207,7 @@ class StoreFolder:
             config = StoreConfig(
                 str(raw["name"]),
                 str(raw["store_id"]),
-                str(raw["database_url"]),
+                self.database_url(str(raw["database_url"])),
                 raw.get("part_size", PART_SIZE),
                 raw.get("public_url"),
             )

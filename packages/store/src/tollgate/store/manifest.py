@@ -1,7 +1,12 @@
 """The product manifest, ``tollgate.toml`` (DESIGN.md section 8), parsed and checked.
 
-Every error names the file and the key, e.g. ``examples/mt/tollgate.toml: addon[0].price:
-must be an integer >= 0``. Nothing is published from a manifest that has any error.
+Every error names the file and the key, an add-on by its name, e.g. ``examples/mt/tollgate.toml:
+addon "dic2".price: must be a whole number >= 0 …``; a key the manifest does not know is refused
+with the close one (``product.sumary: unknown key; did you mean 'summary'?``). Nothing is
+published from a manifest that has any error.
+
+Prices are whole numbers in the currency's smallest unit, as payment processors count them: yen
+for JPY, cents for USD (``price = 499`` is 4.99 USD).
 """
 
 from __future__ import annotations
@@ -20,8 +25,23 @@ from packaging.version import InvalidVersion, Version
 from tollgate.files import plain_files
 from tollgate.protocol.environment import TAG_RE
 from tollgate.wire.targets import NAME_RE
-from tollgate.wire.text import clean
+from tollgate.wire.text import clean, did_you_mean
 
+TOP_KEYS = {"product", "core", "addon", "environment"}
+PRODUCT_KEYS = {"name", "version", "summary", "notes", "requires"}
+CORE_KEYS = {"files", "entry"}
+ADDON_KEYS = {
+    "name",
+    "function",
+    "revision",
+    "price",
+    "currency",
+    "files",
+    "policy",
+    "countries",
+    "description",
+}
+ENVIRONMENT_KEYS = {"tags", "files"}
 POLICY_KEYS = {
     "kind",
     "until",
@@ -50,6 +70,7 @@ class AddOnSpec:
     files: list[str]
     policy: dict[str, Any]
     countries: dict[str, list[str]] | None = None
+    description: str = ""  # what the add-on gives, shown by the storefront and the catalog
 
     @property
     def free(self) -> bool:
@@ -91,6 +112,12 @@ class _Reader:
     def fail(self, key: str, message: str) -> ManifestError:
         return ManifestError(self.path, key, message)
 
+    def known(self, table: dict[str, Any], where: str, keys: set[str]) -> None:
+        """Refuse a key this table does not have (a typo would otherwise be ignored)."""
+        for key in sorted(set(table) - keys):
+            place = f"{where}.{key}" if where else key
+            raise self.fail(place, f"unknown key{did_you_mean(key, keys)}; known: {sorted(keys)}")
+
     def table(self, doc: dict[str, Any], key: str) -> dict[str, Any]:
         value = doc.get(key)
         if not isinstance(value, dict):
@@ -128,7 +155,7 @@ class _Reader:
     def integer(self, table: dict[str, Any], where: str, key: str, *, minimum: int = 0) -> int:
         value = table.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(f"{where}.{key}", f"must be an integer >= {minimum}")
+            raise self.fail(f"{where}.{key}", f"must be a whole number >= {minimum}")
         return value
 
     def globs(self, table: dict[str, Any], where: str) -> list[str]:
@@ -163,9 +190,7 @@ def _policy(reader: _Reader, where: str, raw: Any) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise reader.fail(key, "must be a table")
-    unknown = set(raw) - POLICY_KEYS
-    if unknown:
-        raise reader.fail(key, f"unknown {sorted(unknown)}; known: {sorted(POLICY_KEYS)}")
+    reader.known(raw, key, POLICY_KEYS)
     if raw.get("kind", "perpetual") != "perpetual":
         raise reader.fail(f"{key}.kind", "only 'perpetual'; say the limits with the other keys")
     policy: dict[str, Any] = {}
@@ -241,6 +266,7 @@ def _environments(reader: _Reader, raw: Any) -> list[EnvironmentSpec]:
         where = f"environment[{i}]"
         if not isinstance(table, dict):
             raise reader.fail(where, "must be a table")
+        reader.known(table, where, ENVIRONMENT_KEYS)
         tags = table.get("tags")
         if (
             not isinstance(tags, list)
@@ -291,8 +317,11 @@ def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manif
         raise ManifestError(path, "(file)", f"not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(path, "(syntax)", str(exc)) from exc
+    reader.known(doc, "", TOP_KEYS)
     product = reader.table(doc, "product")
     core = reader.table(doc, "core")
+    reader.known(product, "product", PRODUCT_KEYS)
+    reader.known(core, "core", CORE_KEYS)
     name = reader.string(product, "product", "name", pattern=NAME_RE)
     raw_version = reader.string(product, "product", "version")
     try:
@@ -313,6 +342,14 @@ def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manif
         addon_name = reader.string(raw, where, "name", pattern=NAME_RE)
         if any(a.name == addon_name for a in addons):
             raise reader.fail(f"{where}.name", f"duplicate add-on {addon_name!r}")
+        where = f'addon "{addon_name}"'  # errors name the add-on from here on
+        reader.known(raw, where, ADDON_KEYS)
+        if isinstance(raw.get("price"), float | str):
+            raise reader.fail(
+                f"{where}.price",
+                "must be a whole number in the currency's smallest unit (yen for JPY, cents "
+                f"for USD: 4.99 USD is price = 499), not {raw['price']!r}",
+            )
         currency = reader.string(raw, where, "currency", default="USD")
         if not re.fullmatch(r"[A-Z]{3}", currency):
             raise reader.fail(f"{where}.currency", "must be an ISO 4217 code such as 'JPY'")
@@ -326,6 +363,7 @@ def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manif
                 files=reader.globs(raw, where),
                 policy=_policy(reader, where, raw.get("policy")),
                 countries=_countries(reader, where, raw.get("countries")),
+                description=reader.optional_text(raw, where, "description"),
             )
         )
     return Manifest(

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 import tollgate.web
-from tollgate.wire.text import clean
+from tollgate.wire.addons import format_amount
+from tollgate.wire.text import clean, human_size
 
 if TYPE_CHECKING:
     from tollgate.store.context import StoreContext
@@ -45,6 +46,8 @@ class Pages:
         self._templates.env.finalize = lambda value: (
             clean(value) if isinstance(value, str) else value
         )
+        self._templates.env.filters["money"] = format_amount
+        self._templates.env.filters["size"] = human_size
         self._fingerprint: str | None = None
 
     def root_fingerprint(self) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tollgate.store.db import AddOn, Customer, Order, Product, Release, UsageEvent
 from tollgate.store.payments import Gateway
 from tollgate.store.services.errors import StoreError
+from tollgate.wire.addons import format_amount
 
 
 def customer_state(c: Customer, today: dt.date) -> str:
@@ -42,8 +43,8 @@ def list_customers(s: Session, today: dt.date | None = None) -> list[dict[str, A
             "name": c.name,
             "email": c.email,
             "country": c.country,
-            "status": c.status,
-            "state": customer_state(c, today),
+            "status": customer_state(c, today),  # active, renewals held, card expired, stopped
+            "stopped": c.status == "stopped",
             "card": f"{c.card_brand} ****{c.card_last4}" if c.card_last4 else "",
             "card_expiry": f"{c.card_exp_month:02d}/{c.card_exp_year % 100:02d}"
             if c.card_exp_year
@@ -179,7 +180,8 @@ class Revenue:
         return Revenue(self.count + 1, tuple(sorted(totals.items())))
 
     def text(self) -> str:
-        return ", ".join(f"{amount:,} {currency}" for currency, amount in self.amounts) or "0"
+        shown = (format_amount(amount, currency) for currency, amount in self.amounts)
+        return ", ".join(shown) or "0"
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,7 @@ def _release_json(release: Release) -> dict[str, Any]:
                 "currency": a.currency,
                 "policy": {"kind": a.policy.get("kind", "perpetual")},
                 "per_use": a.policy.get("per_use"),
+                "description": a.description,
                 "files": files(a.name),
             }
             for a in sorted(release.addons, key=lambda a: a.name)

@@ -288,9 +288,7 @@ def publish(
         ) from exc
     manifest = load_manifest(root, files)
     core_paths = expand(manifest, manifest.core_files, "core")
-    addon_paths = {
-        a.name: expand(manifest, a.files, f"addon[{i}]") for i, a in enumerate(manifest.addons)
-    }
+    addon_paths = {a.name: expand(manifest, a.files, f'addon "{a.name}"') for a in manifest.addons}
     environment_tags = _environment_tags(manifest)
     in_addons = {rel for paths in addon_paths.values() for rel in paths}
     core_paths += [
@@ -385,6 +383,7 @@ def _publish_staged(
                 price=spec.price,
                 currency=spec.currency,
                 policy=policy,
+                description=spec.description,
             )
         )
     for row in rows:

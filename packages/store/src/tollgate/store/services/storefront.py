@@ -28,6 +28,9 @@ class AddOnView:
     conditions: str  # the licence policy in words; "" when perpetual
     free: bool
     files: int
+    size: int  # bytes, as the customer's machine keeps them
+    description: str  # what the add-on gives, from the manifest ("" when not said)
+    cost: tuple[int, int]  # price and price per use, in the currency's smallest unit
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,15 @@ class ProductView:
 
     def addon(self, name: str) -> AddOnView | None:
         return next((a for a in self.addons if a.name == name), None)
+
+    @property
+    def prices(self) -> str:
+        """What the product costs in a word: its core is free; the add-ons' terms, cheapest
+        first. "Free" when nothing is sold."""
+        sold = sorted((a for a in self.addons if not a.free), key=lambda a: a.cost)
+        if not sold:
+            return "Free"
+        return "Free core · add-ons " + ", ".join(dict.fromkeys(a.terms for a in sold))
 
 
 def policy_conditions(policy: dict[str, Any]) -> str:
@@ -80,6 +92,9 @@ def _addon_view(addon: AddOn, release: Release) -> AddOnView:
         conditions=policy_conditions(addon.policy),
         free=addon.price == 0 and not per_use,
         files=sum(f.addon_name == addon.name for f in release.files),
+        size=sum(f.plain_size for f in release.files if f.addon_name == addon.name),
+        description=addon.description,
+        cost=(addon.price, per_use or 0),
     )
 
 
