@@ -240,6 +240,6 @@ def test_the_download_program_alone_has_no_server_and_buys_from_a_wheel_store(
     client_env.tollgate(home, "register", wheel_store, *person, *card, "--no-handler")
     client_env.tollgate(home, "install", "MT")
     bought = json.loads(client_env.tollgate(home, "buy", "MT", "dic2", "--yes", "--json").stdout)
-    assert bought["amount"] == 300
+    assert bought["bought"]["amount"] == 300 and bought["charged_now"] == 300
     ran = client_env.tollgate(home, "run", "MT", "--", "old", "river")
     assert "古い 川" in ran.stdout

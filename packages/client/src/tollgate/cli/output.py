@@ -23,8 +23,10 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -110,5 +112,28 @@ def transfer_progress(label: str, enabled: bool = True) -> Iterator[Callable[[in
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextmanager
+def publish_progress(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A bar of the files a long piece of work (publishing) has done, with what it is doing
+    now; on a terminal only."""
+    if not enabled or not console.is_terminal:
+        yield lambda what, done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("publishing", total=None)
+
+        def update(what: str, done: int, total: int) -> None:
+            bar.update(task, description=clean(what)[:60], completed=done, total=total)
 
         yield update

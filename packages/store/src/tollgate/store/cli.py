@@ -11,7 +11,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from tollgate.cli.confirm import confirm
-from tollgate.cli.output import console, emit_json, fail
+from tollgate.cli.output import console, emit_json, fail, publish_progress
 from tollgate.client.errors import ClientError
 from tollgate.store.admin_sessions import AdminSessions
 from tollgate.store.context import open_store
@@ -22,8 +22,10 @@ from tollgate.store.repository import ROTATABLE
 from tollgate.store.server import PortInUse, listen, serve_forever
 from tollgate.store.services import admin
 from tollgate.store.services.errors import StoreError
+from tollgate.store.services.release_plan import ReleasePlan
 from tollgate.wire.addons import format_amount
 from tollgate.wire.problems import Exit
+from tollgate.wire.text import human_size
 
 store_app = typer.Typer(
     help="Run a store: create it, publish products, serve, watch sales.",
@@ -144,23 +146,51 @@ def rotate_keys(
 def publish(
     directory: DirArg,
     source: Annotated[Path, typer.Argument(help="Product folder with tollgate.toml.")],
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what would be published (files, sizes, patches); store nothing."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a product release from its folder (reads SOURCE/tollgate.toml)."""
     ctx = open_store(_folder(directory))
     try:
-        done = ctx.publish(source)
+        if dry_run:
+            plan = ctx.plan_release(source)
+        else:
+            with publish_progress(not as_json) as step:
+                done = ctx.publish(source, step)
     except (ManifestError, PublishRefused) as exc:
-        raise fail(f"{exc} (nothing was published)", Exit.USAGE) from exc
+        raise fail(f"{exc} (nothing was published)", Exit.USAGE, as_json=as_json) from exc
     finally:
         ctx.close()
-    if as_json:
+    if dry_run:
+        _show_plan(plan, as_json)
+    elif as_json:
         emit_json(done.__dict__)
     else:
         console.print(
             f"Published {done.product} {done.version}: {done.core_files} core "
             f"file(s), add-ons: {', '.join(done.addons) or 'none'}"
         )
+
+
+def _show_plan(plan: ReleasePlan, as_json: bool) -> None:
+    if as_json:
+        emit_json(plan.to_json())
+        return
+    since = f" (the newest published is {plan.previous})" if plan.previous else " (its first)"
+    console.print(
+        f"Would publish {plan.product} {plan.version}{since}: {len(plan.files)} file(s), "
+        f"{human_size(plan.size)}; nothing was stored"
+    )
+    terms = {a["name"]: a["terms"] for a in plan.addons}
+    for f in plan.files:
+        where = "core" if f.addon is None else f"{f.addon} ({terms[f.addon]})"
+        patches = f"; patches from {', '.join(f.patches_from)}" if f.patches_from else ""
+        console.print(f"  {f.status:<9} {human_size(f.size):>10}  {where}: {f.path}{patches}")
 
 
 @store_app.command("publish-client")

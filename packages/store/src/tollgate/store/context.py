@@ -33,7 +33,8 @@ from tollgate.store.services.catalog import ensure_repository
 from tollgate.store.services.client_releases import publish_client, published_release
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.orders import OrderService
-from tollgate.store.services.publish import Published, publish
+from tollgate.store.services.publish import Progress, Published, publish
+from tollgate.store.services.release_plan import ReleasePlan, plan_release
 from tollgate.store.services.usage import UsageService
 
 Clock = Callable[[], dt.datetime]
@@ -69,7 +70,7 @@ class StoreContext:
             raise StoreError("internal_error", "the store does not know its public URL")
         return url.rstrip("/")
 
-    def publish(self, source_dir: Path) -> Published:
+    def publish(self, source_dir: Path, progress: Progress | None = None) -> Published:
         """Publish a release from ``source_dir`` (its ``tollgate.toml``), signed into TUF."""
         with self.sessions.begin() as s:
             return publish(
@@ -80,7 +81,13 @@ class StoreContext:
                 source_dir=source_dir,
                 guard=self.folder.publish_guard(),
                 now=self.clock(),
+                progress=progress,
             )
+
+    def plan_release(self, source_dir: Path) -> ReleasePlan:
+        """What `publish` would do with ``source_dir``; nothing is written."""
+        with self.sessions() as s:
+            return plan_release(s, self.folder.publish_guard(), source_dir)
 
     def publish_client(
         self, program: Path, wheelhouse: Path, requirements: Path | None = None

@@ -28,25 +28,27 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.version import Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tollgate.crypto import stream
 from tollgate.crypto.keys import open_secret, seal_secret
 from tollgate.crypto.stream import Writable
-from tollgate.files import UnsafeTree, open_plain, plain_files
+from tollgate.files import open_plain
 from tollgate.protocol import zstd
 from tollgate.store.blobs import Blob, BlobStore
 from tollgate.store.db import AddOn, Patch, Product, Release, ReleasedFile
-from tollgate.store.manifest import Manifest, ManifestError, expand, load_manifest
-from tollgate.store.publish_guard import PublishGuard, PublishRefused
+from tollgate.store.publish_guard import PublishGuard
 from tollgate.store.repository import Repository
 from tollgate.store.services.catalog import publish_release
+from tollgate.store.services.release_plan import (
+    Selected,
+    newer_than_published,
+    patch_bases,
+    select_release,
+)
 from tollgate.wire.targets import patch_stream_id
-from tollgate.wire.text import clean
 
-PATCH_BASES = 2  # patches are made from this many earlier releases
 PATCH_WORTH = 0.5  # a patch is kept only when at most this fraction of the whole file
 
 
@@ -256,14 +258,7 @@ def _patches(
     return made
 
 
-def _environment_tags(manifest: Manifest) -> dict[str, list[str]]:
-    """Each environment-specific file with the union of the tags that select it."""
-    tags: dict[str, list[str]] = {}
-    for i, spec in enumerate(manifest.environments):
-        for rel in expand(manifest, spec.files, f"environment[{i}]"):
-            known = tags.setdefault(rel, [])
-            known.extend(t for t in spec.tags if t not in known)
-    return tags
+Progress = Callable[[str, int, int], None]  # what is being done, files done, files in all
 
 
 def publish(
@@ -275,88 +270,64 @@ def publish(
     source_dir: Path,
     guard: PublishGuard,
     now: dt.datetime,
+    progress: Progress | None = None,
 ) -> Published:
     """Publish the release in ``source_dir``. Before anything is written, ``guard`` refuses a
     folder holding the store's, any symbolic link in the folder, and any selected file with
     the bytes of a store key, and the release is made from private copies (`PublishGuard.stage`)."""
-    root = guard.check_source(source_dir)
-    try:
-        files = plain_files(root)
-    except UnsafeTree as exc:
-        raise PublishRefused(
-            f"{exc}: publish follows no link, so put the file itself in the product folder"
-        ) from exc
-    manifest = load_manifest(root, files)
-    core_paths = expand(manifest, manifest.core_files, "core")
-    addon_paths = {a.name: expand(manifest, a.files, f'addon "{a.name}"') for a in manifest.addons}
-    environment_tags = _environment_tags(manifest)
-    in_addons = {rel for paths in addon_paths.values() for rel in paths}
-    core_paths += [
-        rel for rel in environment_tags if rel not in core_paths and rel not in in_addons
-    ]
-    for rel in [*core_paths, *in_addons]:
-        if clean(rel) != rel:
-            raise PublishRefused(f"{rel!r}: a published file's name holds control characters")
+    chosen = select_release(guard, source_dir)
+    in_addons = {rel for paths in chosen.addon_paths.values() for rel in paths}
     with tempfile.TemporaryDirectory(prefix="tollgate-publish-") as private:
         staged = Path(private)
-        guard.stage(root, sorted({*core_paths, *in_addons}), staged)
+        guard.stage(chosen.root, sorted({*chosen.core_paths, *in_addons}), staged)
         return _publish_staged(
             session,
             repository,
-            manifest,
+            chosen,
             staged,
-            core_paths,
-            addon_paths,
-            environment_tags,
             store_id=store_id,
             master_key=master_key,
             now=now,
+            progress=progress or (lambda what, done, total: None),
         )
 
 
 def _publish_staged(
     session: Session,
     repository: Repository,
-    manifest: Manifest,
+    chosen: Selected,
     staged: Path,
-    core_paths: list[str],
-    addon_paths: dict[str, list[str]],
-    environment_tags: dict[str, list[str]],
     *,
     store_id: str,
     master_key: bytes,
     now: dt.datetime,
+    progress: Progress,
 ) -> Published:
     """The release, made from the private copies of its files in ``staged``."""
     blobs = repository.blobs
-
-    product = session.scalars(select(Product).where(Product.name == manifest.name)).one_or_none()
-    if product is not None:
-        newest = max((Version(r.version) for r in product.releases), default=None)
-        if newest is not None and manifest.version <= newest:
-            raise ManifestError(
-                manifest.path,
-                "product.version",
-                f"{manifest.version} is not newer than the published {newest}",
-            )
-
+    manifest, core_paths, addon_paths = chosen.manifest, chosen.core_paths, chosen.addon_paths
+    product = newer_than_published(session, manifest)
     version = str(manifest.version)
-    earlier = (
-        sorted(product.releases, key=lambda r: Version(r.version), reverse=True)[:PATCH_BASES]
-        if product is not None
-        else []
-    )
-    rows = [_core(session, blobs, staged, rel) for rel in core_paths]
+    earlier = patch_bases(product)
+    total = 2 * (len(core_paths) + sum(len(p) for p in addon_paths.values()))
+    rows: list[ReleasedFile] = []
+    for rel in core_paths:
+        progress(f"storing {rel}", len(rows), total)
+        rows.append(_core(session, blobs, staged, rel))
     for spec in manifest.addons:
         for rel in addon_paths[spec.name]:
             if spec.free:  # free add-ons travel unencrypted
+                progress(f"storing {spec.name}/{rel}", len(rows), total)
                 rows.append(_plain(blobs, staged, rel, spec.name))
                 continue
+            progress(f"encrypting {spec.name}/{rel}", len(rows), total)
             stream_id = f"{store_id}/{manifest.name}/{version}/{spec.name}/{rel}"
             source = staged / rel
             rows.append(_encrypted(blobs, master_key, source, spec.name, rel, stream_id, earlier))
-    for row in rows:
+    for i, row in enumerate(rows):
+        progress(f"patches for {row.path}", len(rows) + i, total)
         row.patches = _patches(blobs, master_key, staged, row, earlier)
+    progress("signing the release into TUF", total, total)
     if product is None:
         product = Product(name=manifest.name)
         session.add(product)
@@ -388,7 +359,7 @@ def _publish_staged(
         )
     for row in rows:
         row.release = release
-        row.environment = environment_tags.get(row.path, [])
+        row.environment = chosen.environment_tags.get(row.path, [])
         session.add(row)
     session.flush()
     publish_release(session, repository, release, store_id=store_id)
