@@ -13,8 +13,10 @@ WHEELHOUSE := $(DIST)/wheelhouse
 
 .PHONY: demo test lint typecheck lock bench clean dist
 
-# The browser test drives Debian's Chromium (not a browser downloaded by a test tool).
+# The browser test drives Debian's Chromium (not a browser downloaded by a test tool); the
+# confirmation dialog's test runs under Debian's Xvfb, driven by xdotool.
 CHROMIUM := /usr/bin/chromium
+XVFB     := /usr/bin/Xvfb
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): $(LOCK) $(addsuffix /pyproject.toml,$(PACKAGES))
@@ -53,7 +55,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM) dist
+$(XVFB): | $(CHROMIUM)
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool
+
+test: $(STAMP) $(CHROMIUM) $(XVFB) dist
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
