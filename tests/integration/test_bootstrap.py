@@ -103,7 +103,7 @@ def test_installer_installs_from_the_store_alone_registers_and_sets_up_the_hand_
     assert fetched and all(name.endswith(".whl") for name in fetched)
     accounts = newcomer.run("catalog", "--json")
     assert accounts.returncode == 0, accounts.stderr
-    assert "MT" in [p["name"] for p in json.loads(accounts.stdout)]
+    assert "MT" in [p["name"] for p in json.loads(accounts.stdout)["products"]]
     # the program remembers the client folder it was installed for (--home): no variable needed
     assert launch["home"] == str(newcomer.home.resolve())
     plain = subprocess.run(

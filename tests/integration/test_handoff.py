@@ -165,4 +165,5 @@ def test_a_file_that_is_not_an_install_list_is_refused(tmp_path: Path, content: 
     handed = tmp_path / "bad.tollgate"
     handed.write_bytes(content)
     refused = tg(tmp_path / "home", "open", str(handed), "--yes")
-    assert refused.returncode == 4 and "install list" in refused.stderr
+    # Not one at all is a wrong file (2); one that parses but fails its check is tampered (4).
+    assert refused.returncode == 2 and "is not a Tollgate install list" in refused.stderr

@@ -18,6 +18,10 @@ from test_cli import REG, tg
 
 from conftest import MACHINE_A, LiveStore, serving, write_tree
 from slow_line import slow_line
+from tollgate.client.account import accounts
+from tollgate.client.api import Signer, StoreAPI
+from tollgate.client.purchase import keep_order, place_order
+from tollgate.runtime.home import ClientHome
 from tollgate.store.db import Order
 
 PAINT_SIZE = 6 * 1024 * 1024  # long enough on a slow line to press Ctrl-C in the middle
@@ -241,3 +245,31 @@ def test_refund_and_stop_selling_ask_first_and_say_what_they_did(
     }
     again = tg(home, "store", "stop-selling", folder, customer_id)
     assert again.returncode == 0 and "already stopped" in again.stdout
+
+
+def test_a_kept_order_refunded_meanwhile_is_dropped_and_nothing_charged(
+    store: LiveStore, tmp_path: Path, machine_a: str
+) -> None:
+    """An order paid and kept here whose download never finished (as Ctrl-C leaves it), then
+    refunded by the vendor: the next buy says the store no longer delivers it and charges
+    nothing; the one after asks the store, which refuses to sell it again."""
+    home_dir = tmp_path / "home"
+    register(home_dir, store.url)
+    assert tg(home_dir, "install", "MT").returncode == 0
+    home = ClientHome(home_dir)
+    [account] = accounts(home)
+    keys = account.unlock(home, None)
+    with StoreAPI(store.url) as api:
+        signer = Signer(account.customer_id, keys.purchase_key)
+        outcome, licence = place_order(api, account, signer, "MT", "dic2", "1.0.0")
+    keep_order(home, account, outcome, licence)  # paid; not one file fetched
+    refunded = tg(home_dir, "store", "refund", str(store.folder.path), licence.order_id, "--yes")
+    assert refunded.returncode == 0, refunded.stderr
+
+    dropped = tg(home_dir, "buy", "MT", "dic2", "--yes")
+    assert dropped.returncode == 3, dropped.stderr
+    assert f"no longer delivers order {licence.order_id}" in dropped.stderr
+    assert not list(home.orders_dir(account.store_id).glob("*.json"))
+    again = tg(home_dir, "buy", "MT", "dic2", "--yes")
+    assert again.returncode == 3 and "refunded" in again.stderr
+    assert charges(store) == []  # the refunded order is no longer paid; nothing new

@@ -1,5 +1,6 @@
-"""The ``tollgate`` command. Exit status: 0 done; 2 usage; 3 refused by the store;
-4 integrity or binding failure; 5 cannot reach the store.
+"""The ``tollgate`` command. Exit status (tollgate.wire.problems.Exit): 0 done; 2 usage, or this
+machine's own problem; 3 refused by the store; 4 integrity or binding failure; 5 cannot reach
+the store; 6 cancelled by you; 130 interrupted (Ctrl-C).
 
 The customer's commands live in the ``*_commands`` modules, grouped by what they do; the
 vendor's (``tollgate store``, ``tollgate demo``) come from the ``tollgate-store`` distribution

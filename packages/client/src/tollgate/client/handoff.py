@@ -60,7 +60,9 @@ def read_handed(argument: str) -> Handed:
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if len(raw) > MAX_FILE:
-        raise IntegrityFailure(f"{path} is larger than any install list ({MAX_FILE:,} bytes)")
+        raise UsageError(
+            f"{path} is not a Tollgate install list: it is larger than any ({MAX_FILE:,} bytes)"
+        )
     try:
         document = json.loads(raw)
         listed = install_list.parse(document)

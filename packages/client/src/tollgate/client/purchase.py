@@ -285,7 +285,10 @@ def buy(
         if exc.code not in WITHDRAWN:
             raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
         forget_order(home, account, licence.order_id)  # refunded, or the customer stopped
-        raise
+        raise exc.noting(
+            f"The store no longer delivers order {licence.order_id} (refunded or stopped); "
+            "nothing was charged now"
+        ) from exc
     except ClientError as exc:
         raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
     record_addon(

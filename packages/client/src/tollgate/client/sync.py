@@ -31,6 +31,7 @@ from tollgate.client.account import Account, Unlocked
 from tollgate.client.api import Signer, StoreAPI
 from tollgate.client.errors import IntegrityFailure, Refused
 from tollgate.client.meter import MeterAccess
+from tollgate.client.purchase import forget_order
 from tollgate.crypto import CryptoError
 from tollgate.files import exclusive
 from tollgate.runtime.home import ClientHome, write_json
@@ -243,4 +244,5 @@ def _remove(home: ClientHome, account: Account, bought: BoughtAddOn, why: str) -
             conn, store_id, bought.product, "revoke", bought.version, f"{bought.addon}: {why}"
         )
     home.licence_path(store_id, bought.licence_id).unlink(missing_ok=True)
+    forget_order(home, account, bought.order_id)  # it no longer stands: nothing to finish
     shutil.rmtree(home.addon_vault(store_id, bought.product, bought.addon), ignore_errors=True)

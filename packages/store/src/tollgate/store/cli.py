@@ -342,7 +342,11 @@ def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
         lambda r: (
             f"{r['paid_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']}  "
             f"{format_amount(r['amount'], r['currency'])}  "
-            + (f"update of {r['upgrade_of']}" if r["upgrade_of"] else str(r["charge_id"]))
+            + (
+                f"update of {r['upgrade_of']}"
+                if r["upgrade_of"]
+                else str(r["charge_id"] or "no charge")
+            )
             + ("  REFUNDED" if r["status"] == "refunded" else "")
         ),
         "No sales yet.",
