@@ -109,6 +109,8 @@ def test_dashboard_customers_and_stop_selling(
     assert f'href="{stop}"' in page.text
     asked = browser.get(stop)
     assert asked.status_code == 200 and "cannot be undone" in asked.text
+    assert "drop the 1 add-on(s) they paid for (300 JPY)" in asked.text
+    assert "nothing is refunded" in asked.text
     assert "Taro &lt;taro@example.jp&gt;" in asked.text or customer_id in asked.text
     with store.ctx.sessions() as s:
         assert s.get(CustomerRow, customer_id).status == "active"  # type: ignore[union-attr]
@@ -123,7 +125,13 @@ def test_dashboard_customers_and_stop_selling(
     after = browser.get(done.headers["location"])
     assert '<td data-label="Status" class="state">stopped</td>' in after.text
     assert f"Stopped selling to {customer_id}; all but the id erased." in after.text
-    assert browser.get(stop).status_code == 404  # nothing left to ask about
+    # Done already: not asked again, and a second click says so.
+    asked_again = browser.get(stop)
+    assert asked_again.status_code == 303
+    assert asked_again.headers["location"] == f"/admin/customers?already_stopped={customer_id}"
+    twice = browser.post(stop, data={"csrf": _csrf(asked)})
+    assert "already_stopped" in twice.headers["location"]
+    assert "was already stopped: nothing changed." in browser.get(twice.headers["location"]).text
     with pytest.raises(Refused) as refused:
         purchase(store, customer)
     assert refused.value.code == "customer_stopped"
@@ -161,6 +169,7 @@ def test_refund_from_the_orders_page(
         assert s.get(Order, bought.order_id).status == "refunded"  # type: ignore[union-attr]
     said = browser.get(done.headers["location"]).text
     assert f"Refunded 300 JPY for order {bought.order_id} (MT dic2)." in said
+    assert "already_refunded" in browser.get(refund).headers["location"]  # not asked again
     again = browser.post(refund, data={"csrf": _csrf(asked)})  # a second click, or a replay
     assert "already_refunded" in again.headers["location"]
     assert "Already refunded 300 JPY" in browser.get(again.headers["location"]).text

@@ -50,7 +50,13 @@ def test_a_read_only_home_is_named_as_such_not_damaged(store: LiveStore, tmp_pat
     assert tg(home, "register", store.url, *REG, "--card", "4242424242424242").returncode == 0
     assert tg(home, "install", "MT").returncode == 0
     with immutable(home):
-        for command in (["list"], ["run", "MT", "--", "river"], ["install", "MT"], ["sync"]):
+        for command in (
+            ["list"],
+            ["run", "MT", "--", "river"],
+            ["install", "MT"],
+            ["sync"],
+            ["catalog"],
+        ):
             said = tg(home, *command)
             assert said.returncode == 2, (command, said.stdout, said.stderr)
             assert "read-only" in said.stderr, (command, said.stderr)
@@ -205,3 +211,40 @@ def test_serve_names_its_pages_and_a_port_in_use(store: LiveStore, tmp_path: Pat
         f"API (OpenAPI): {url}/docs",
     ):
         assert line in output, output
+
+
+def test_the_vendors_commands_report_like_the_customers(store: LiveStore, tmp_path: Path) -> None:
+    """No traceback from `tollgate store …` either: a folder that is not there or not a store,
+    a file where a folder goes, a port out of range; and --json failures are JSON."""
+    folder = str(store.folder.path)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for command in (
+        ["store", "publish", folder, str(tmp_path / "nothing-here")],
+        ["store", "publish", folder, str(a_file)],
+        ["store", "init", str(a_file)],
+        ["store", "sales", str(tmp_path / "no-store")],
+        ["store", "serve", folder, "--port", "99999"],
+    ):
+        said = tg(tmp_path / "h", *command)
+        assert said.returncode == 2, (command, said.stderr)
+        assert "Traceback" not in said.stderr, (command, said.stderr)
+    for command in (
+        ["store", "refund", folder, "ord_nothing", "--yes", "--json"],
+        ["store", "stop-selling", folder, "cu_nobody", "--yes", "--json"],
+        ["store", "sales", str(tmp_path / "no-store"), "--json"],
+    ):
+        said = tg(tmp_path / "h", *command)
+        assert said.returncode == 2, (command, said.stderr)
+        assert json.loads(said.stdout)["error"]["exit"] == 2, command
+
+
+def test_a_store_url_with_a_path_or_without_a_scheme_is_said_plainly(
+    store: LiveStore, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    deeper = tg(home, "register", store.url + "/admin", *REG, "--card", "4242424242424242")
+    assert deeper.returncode == 5 and "no Tollgate store answers at" in deeper.stderr
+    bare = store.url.removeprefix("http://")
+    browsed = tg(home, "catalog", "--store", bare)
+    assert browsed.returncode == 2 and f"did you mean http://{bare}?" in browsed.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from test_cli import REG, tg
+from test_errors_that_diagnose import immutable
 
 from conftest import MACHINE_A, LiveStore, serving, write_tree
 from slow_line import slow_line
@@ -240,7 +241,7 @@ def test_refund_and_stop_selling_ask_first_and_say_what_they_did(
     assert stopped.returncode == 0, stopped.stderr
     assert json.loads(stopped.stdout) == {
         "customer_id": customer_id,
-        "stopped": True,
+        "status": "stopped",
         "already_stopped": False,
     }
     again = tg(home, "store", "stop-selling", folder, customer_id)
@@ -273,3 +274,82 @@ def test_a_kept_order_refunded_meanwhile_is_dropped_and_nothing_charged(
     again = tg(home_dir, "buy", "MT", "dic2", "--yes")
     assert again.returncode == 3 and "refunded" in again.stderr
     assert charges(store) == []  # the refunded order is no longer paid; nothing new
+
+
+def test_an_order_whose_answer_was_lost_is_found_not_charged_again(
+    store: LiveStore, tmp_path: Path, machine_a: str
+) -> None:
+    """The order reached the store but its answer never came back (Ctrl-C or a cut line while
+    it was in flight): the next buy is answered with that order, marked placed earlier, and
+    says that nothing was charged now."""
+    home_dir = tmp_path / "home"
+    register(home_dir, store.url)
+    assert tg(home_dir, "install", "MT").returncode == 0
+    home = ClientHome(home_dir)
+    [account] = accounts(home)
+    keys = account.unlock(home, None)
+    with StoreAPI(store.url) as api:
+        lost, _ = place_order(
+            api, account, Signer(account.customer_id, keys.purchase_key), "MT", "dic2", "1.0.0"
+        )  # charged; the client never kept the answer
+    done = tg(home_dir, "buy", "MT", "dic2", "--yes", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["bought"]["order_id"] == lost["order_id"]
+    assert report["charged_now"] == 0 and report["bought"]["finished_earlier_order"] is True
+    assert charges(store) == [(lost["order_id"], 300)]
+
+
+def test_a_failing_disk_after_the_charge_says_what_was_charged(
+    store: LiveStore, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    register(home, store.url)
+    assert tg(home, "install", "MT").returncode == 0
+    store_id = json.loads(tg(home, "list", "--json").stdout)[0]["store_id"]
+    vault = home / "vault" / store_id
+    vault.mkdir(parents=True)
+    with immutable(vault):
+        failed = tg(home, "buy", "MT", "dic2", "--yes")
+    assert failed.returncode == 2, failed.stderr
+    [(order_id, _)] = charges(store)
+    assert f"The purchase is made (charged 300 JPY, order {order_id})" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    finished = tg(home, "buy", "MT", "dic2", "--yes", "--json")
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout)["charged_now"] == 0
+    assert charges(store) == [(order_id, 300)]
+
+
+def test_two_buys_at_once_charge_once_and_both_finish(store: LiveStore, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    register(home, store.url)
+    assert tg(home, "install", "MT").returncode == 0
+    env = dict(os.environ, TOLLGATE_HOME=str(home), TOLLGATE_MACHINE_ID=MACHINE_A)
+    command = [sys.executable, "-m", "tollgate", "buy", "MT", "dic2", "--yes", "--json"]
+    running = [
+        subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, text=True,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    results = [(p.wait(timeout=120), p.communicate()) for p in running]
+    assert [status for status, _ in results] == [0, 0], results
+    charged = sorted(json.loads(out)["charged_now"] for _, (out, _) in results)
+    assert charged == [0, 300] and len(charges(store)) == 1  # one placed it, one found it
+    run = tg(home, "run", "MT", "--", "the", "old", "river")
+    assert run.returncode == 0 and "古い 川" in run.stdout
+
+
+def test_a_refund_keeps_when_the_order_was_paid(store: LiveStore, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    register(home, store.url)
+    assert tg(home, "buy", "MT", "dic2", "--yes").returncode == 0
+    folder = str(store.folder.path)
+    [before] = json.loads(tg(home, "store", "sales", folder, "--json").stdout)
+    assert tg(home, "store", "refund", folder, before["order_id"], "--yes").returncode == 0
+    [after] = json.loads(tg(home, "store", "sales", folder, "--json").stdout)
+    assert after["status"] == "refunded" and after["paid_at"] == before["paid_at"]
+    listed = tg(home, "store", "sales", folder).stdout
+    assert before["order_id"] in listed  # the id `store refund` takes

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from tollgate.cli.output import console, fail
+from tollgate.cli.output import console, fail, output_closed
 from tollgate.client import __version__
 from tollgate.client.account import Account, Unlocked
 from tollgate.client.checks import card_digits, card_problems
@@ -117,6 +117,8 @@ def handled(fn: F) -> F:
                 Exit.INTEGRITY,
                 as_json=as_json,
             ) from exc
+        except BrokenPipeError as exc:  # the output was closed (`| head`): end quietly
+            raise output_closed() from exc
         except OSError as exc:  # this machine's files: a read-only folder, a full disk
             raise fail(explain_os_error(exc, "accessing"), Exit.USAGE, as_json=as_json) from exc
 

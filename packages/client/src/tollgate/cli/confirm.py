@@ -2,8 +2,8 @@
 window when the command was started by the desktop (the browser's hand-off), never silently.
 
 ``--yes`` skips the question; with neither a terminal nor a screen, the command refuses rather
-than guess. "No" (or closing the window, or Ctrl-C at the question) is :class:`Cancelled`:
-exit status 6 and a line saying that nothing was done.
+than guess. "No" (or closing the window) is :class:`Cancelled`: exit status 6 and a line saying
+that nothing was done; Ctrl-C at the question is exit 130, saying the same.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from tollgate.client.errors import Cancelled, UsageError
+from tollgate.client.errors import Cancelled, Interrupted, UsageError
 from tollgate.wire.text import clean
 
 
@@ -49,8 +49,8 @@ def confirm(
     if sys.stdin.isatty():
         try:
             agreed = typer.confirm(question)
-        except typer.Abort:  # Ctrl-C or end of input at the question
-            agreed = False
+        except typer.Abort as exc:  # Ctrl-C (or the end of input) at the question
+            raise Interrupted(f"interrupted at the question: {nothing}") from exc
     elif has_screen():
         try:
             agreed = ask_in_window(title, question)

@@ -96,12 +96,14 @@ def _with_what_is_here(store_id: str, product: dict[str, Any]) -> dict[str, Any]
     addons = []
     for a in product["addons"]:
         mine = held.get(str(a["name"]))
+        free = int(a["price"]) == 0 and not a.get("per_use")
         addons.append(
             {
                 **a,
                 "terms": price_terms(int(a["price"]), str(a["currency"]), a.get("per_use")),
                 "size": sum(int(f["size"]) for f in a["files"]),
                 "owned": mine is not None and mine.revision == int(a["revision"]),
+                "included": free and installed is not None,  # free: it comes with the core
             }
         )
     return {
@@ -121,7 +123,12 @@ def _product_lines(p: dict[str, Any]) -> list[Text | str]:
         f"  free core, {human_size(p['core_size'])}; {here}",
     ]
     rows = [
-        (str(a["name"]), str(a["terms"]), human_size(a["size"]), "yours" if a["owned"] else "")
+        (
+            str(a["name"]),
+            str(a["terms"]),
+            human_size(a["size"]),
+            "yours" if a["owned"] else "included" if a["included"] else "",
+        )
         for a in p["addons"]
     ]
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
@@ -156,7 +163,7 @@ def _describe(
     )
     return (
         f"{name} {installed or '(not installed)'} -> {available}: {what} file(s); "
-        f"{fetch:,} bytes to fetch"
+        f"{human_size(fetch)} to fetch"
     )
 
 

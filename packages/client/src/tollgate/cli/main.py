@@ -8,13 +8,26 @@ through the ``tollgate.commands`` entry point group (cli/plugins.py)."""
 
 from __future__ import annotations
 
+import sys
+
 from tollgate.cli import account_commands, install_commands, purchase_commands
 from tollgate.cli.common import app
+from tollgate.cli.output import errors, output_closed
 from tollgate.cli.plugins import add_plugins
+from tollgate.wire.problems import Exit
 
 __all__ = ["account_commands", "app", "entrypoint", "install_commands", "purchase_commands"]
 
 
 def entrypoint() -> None:
-    add_plugins(app)
-    app()
+    """The console script: the store's commands added, then the app. Ctrl-C before a command
+    runs (while the program starts) is a line, not a traceback; output closed early (`| head`)
+    ends quietly, as Unix tools do."""
+    try:
+        add_plugins(app)
+        app()
+    except KeyboardInterrupt:
+        errors.print("interrupted: nothing was done")
+        sys.exit(int(Exit.INTERRUPTED))
+    except BrokenPipeError:
+        sys.exit(output_closed().exit_code)

@@ -13,6 +13,7 @@ print loses its control characters (`clean`); emphasis the CLI wants is given as
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,13 @@ errors = PlainConsole(stderr=True)
 
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def output_closed() -> typer.Exit:
+    """What to raise when the reader of our output went away (`| head`): nothing more is
+    written (what is still buffered would fail again at exit), and the status says so."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return typer.Exit(int(Exit.OUTPUT_CLOSED))
 
 
 EXIT_TITLES: dict[int, str] = {

@@ -63,7 +63,7 @@ def buy(
         plan = plan_purchase(G.home, api, account, product, addon)
         if plan.install is not None:
             keep_current(account, api, plan.install.listed.client_version, as_json)
-        report = _carry_out(api, account, plan, yes=yes, as_json=as_json)
+        report = _carry_out(api, account, plan, yes=yes, as_json=as_json, ask_to_install=False)
     if as_json:
         emit_json(report)
 
@@ -88,16 +88,24 @@ def open_(
         plan = plan_handoff(G.home, api, account, handed)
         if plan.install is not None:
             keep_current(account, api, plan.install.listed.client_version, as_json)
-        report = _carry_out(api, account, plan, yes=yes, as_json=as_json)
+        report = _carry_out(api, account, plan, yes=yes, as_json=as_json, ask_to_install=True)
     if as_json:
         emit_json(report)
 
 
 def _carry_out(
-    api: StoreAPI, account: Account, plan: HandOffPlan, *, yes: bool, as_json: bool
+    api: StoreAPI,
+    account: Account,
+    plan: HandOffPlan,
+    *,
+    yes: bool,
+    as_json: bool,
+    ask_to_install: bool,
 ) -> dict[str, Any]:
     """Say what will happen, ask before money moves, then install the core and fetch the
-    add-on, as ``buy`` and ``open`` both do; the report ``--json`` prints."""
+    add-on, as ``buy`` and ``open`` both do; the report ``--json`` prints. A hand-off (``open``,
+    which a web page can start) also asks before it installs anything; ``buy``, typed by the
+    customer, installs a free core without asking."""
 
     def say(line: str) -> None:
         if not as_json:
@@ -108,7 +116,7 @@ def _carry_out(
     product, addon = plan.handoff.product, plan.handoff.addon
     if plan.buys:
         confirm(f"Pay {plan.terms}?", yes=yes, nothing="nothing was bought or charged")
-    elif plan.installs and plan.earlier is None:
+    elif plan.installs and plan.earlier is None and ask_to_install:
         confirm("Go ahead?", yes=yes)
     report: dict[str, Any] = {**plan.to_json(), "charged_now": 0}
     if plan.install is not None and plan.installs:
@@ -139,7 +147,9 @@ def _describe(account: Account, plan: HandOffPlan) -> list[str]:
         if plan.install.installed is None and plan.offer is not None:
             core = f"{plan.handoff.product} is not installed: its free core comes first ({core})"
         lines.append(core)
-    if plan.offer is not None and plan.owned:
+    if plan.offer is not None and plan.owned and _free(plan.offer):
+        lines.append(f"{name} is free: it comes with {plan.handoff.product}'s core")
+    elif plan.offer is not None and plan.owned:
         lines.append(f"{name} is already yours: nothing charged")
     elif plan.earlier is not None:
         lines.append(
@@ -149,6 +159,10 @@ def _describe(account: Account, plan: HandOffPlan) -> list[str]:
     elif plan.offer is not None:
         lines.append(f"Buy {name} from {account.store_name}: {plan.terms}")
     return lines
+
+
+def _free(offer: dict[str, Any]) -> bool:
+    return int(offer["price"]) == 0 and not offer.get("per_use")
 
 
 def _bought(product: str, addon: str, bought: Purchase, offer: dict[str, Any]) -> str:

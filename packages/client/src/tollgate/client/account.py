@@ -123,7 +123,15 @@ def find_account(home: ClientHome, store: str | None) -> Account:
     if store:
         match = match_account(home, store)
         if match is None:
-            raise UsageError(f"not registered with {store}: run `tollgate register {store}`")
+            if not store.startswith(("http://", "https://")) and any(c in store for c in ".:/"):
+                raise UsageError(
+                    f"{store!r} is not a store URL (it starts with http:// or https://): did you "
+                    f"mean http://{store}?"
+                )
+            raise UsageError(
+                f"not registered with {store}: register first (`tollgate register URL`, the "
+                "store's URL)"
+            )
         return match
     found = accounts(home)
     if not found:

@@ -24,10 +24,13 @@ from tollgate.client.errors import (
     IntegrityFailure,
     Interrupted,
     Refused,
+    Unreachable,
     UsageError,
 )
 from tollgate.client.meter import start_meter
 from tollgate.crypto import CryptoError
+from tollgate.files import exclusive
+from tollgate.runtime.errors import explain_os_error
 from tollgate.runtime.home import ClientHome, read_json, write_json
 from tollgate.runtime.machine import os_release
 from tollgate.runtime.state import record_history
@@ -48,7 +51,7 @@ class Purchase:
     licence_id: str
     files: int
     fetched_bytes: int = 0  # bytes downloaded by this run (a resumed download: the rest only)
-    finished_earlier_order: bool = False  # paid by an earlier run: nothing charged by this one
+    finished_earlier_order: bool = False  # placed by an earlier run: nothing charged by this one
 
     @property
     def charged_now(self) -> int:
@@ -259,49 +262,47 @@ def buy(
 ) -> Purchase:
     """Order the add-on (charged once) unless an earlier run's order for it is kept here, fetch
     its encrypted files into the vault, keep the licence, and start the store's meter if this
-    machine has none (client/meter.py). Once the order is paid, a failure or Ctrl-C says so and
-    how to finish."""
+    machine has none (client/meter.py). From the moment the order is sent, a failure or Ctrl-C
+    says what may have been charged and how to finish. One purchase at a time per store on
+    this machine (``purchase.lock``): a second waits, then finishes with the first's order."""
     if home.state.product(account.store_id, product) is None:
         raise UsageError(f"install {product} first: `tollgate install {product}`")
     info = catalog.addon(product, addon)
     version = catalog.product(product)["version"]
     signer = Signer(account.customer_id, keys.purchase_key)
-    earlier = unfinished_order(home, account, product, addon, version)
-    if earlier is None:
-        outcome, licence = place_order(api, account, signer, product, addon, version)
-        keep_order(home, account, outcome, licence)
-        kept = KeptOrder(outcome, licence)
-    else:
-        kept, outcome, licence = earlier, earlier.outcome, earlier.licence
-    again = (
-        f"run `tollgate buy {product} {addon}` again to finish the download: nothing more "
-        "will be charged"
-    )
-    try:
-        vault, fetched = _fill_vault(home, api, account, signer, info, licence, progress)
-    except KeyboardInterrupt as exc:
-        raise Interrupted(f"interrupted after the purchase ({kept.paid}); {again}") from exc
-    except Refused as exc:
-        if exc.code not in WITHDRAWN:
+    again = f"run `tollgate buy {product} {addon}` again to finish: nothing more will be charged"
+    with exclusive(home.store_dir(account.store_id) / "purchase.lock"):
+        earlier = unfinished_order(home, account, product, addon, version)
+        kept = earlier or _order(home, api, account, signer, product, addon, version, again)
+        try:
+            vault, fetched = _fill_vault(home, api, account, signer, info, kept.licence, progress)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(f"interrupted after the purchase ({kept.paid}); {again}") from exc
+        except Refused as exc:
+            if exc.code not in WITHDRAWN:
+                raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
+            forget_order(home, account, kept.licence.order_id)  # refunded, or stopped
+            raise exc.noting(
+                f"The store no longer delivers order {kept.licence.order_id} (refunded or "
+                "stopped); nothing was charged now"
+            ) from exc
+        except ClientError as exc:
             raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
-        forget_order(home, account, licence.order_id)  # refunded, or the customer stopped
-        raise exc.noting(
-            f"The store no longer delivers order {licence.order_id} (refunded or stopped); "
-            "nothing was charged now"
-        ) from exc
-    except ClientError as exc:
-        raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
-    record_addon(
-        home,
-        account,
-        outcome,
-        licence,
-        function=info["function"],
-        revision=info["revision"],
-        files=vault,
-        action="buy",
-        detail=f"{addon} (order {outcome['order_id']})",
-    )
+        except OSError as exc:  # this machine's disk or folder
+            failed = UsageError(explain_os_error(exc, "writing the add-on"))
+            raise failed.noting(f"The purchase is made ({kept.paid}): {again}") from exc
+        outcome, licence = kept.outcome, kept.licence
+        record_addon(
+            home,
+            account,
+            outcome,
+            licence,
+            function=info["function"],
+            revision=info["revision"],
+            files=vault,
+            action="buy",
+            detail=f"{addon} (order {outcome['order_id']})",
+        )
     start_meter(home, account, keys, licence.issued_at)
     return Purchase(
         outcome["order_id"],
@@ -311,8 +312,32 @@ def buy(
         licence.licence_id,
         len(licence.files),
         fetched,
-        earlier is not None,
+        earlier is not None or outcome.get("placed_earlier") is True,
     )
+
+
+def _order(
+    home: ClientHome,
+    api: StoreAPI,
+    account: Account,
+    signer: Signer,
+    product: str,
+    addon: str,
+    version: str,
+    again: str,
+) -> KeptOrder:
+    """Place the order and keep the store's answer. Once the request is sent the store may
+    have charged, whatever happens here: an interruption or a lost answer says so, and running
+    ``buy`` again is safe (one order per add-on release: the store finds this one)."""
+    maybe = f"the order may have been placed and charged; {again}"
+    try:
+        outcome, licence = place_order(api, account, signer, product, addon, version)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"interrupted while ordering {product} {addon}: {maybe}") from exc
+    except Unreachable as exc:
+        raise exc.noting(maybe.capitalize()) from exc
+    keep_order(home, account, outcome, licence)
+    return KeptOrder(outcome, licence)
 
 
 def _fill_vault(

@@ -15,6 +15,7 @@ so keys rotate without customers re-registering.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -28,11 +29,14 @@ from tuf.api.metadata import TargetFile
 from tuf.ngclient import FetcherInterface, Updater
 
 from tollgate.client.api import StoreAPI
-from tollgate.client.errors import IntegrityFailure, Unreachable
+from tollgate.client.errors import IntegrityFailure, Refused, Unreachable, UsageError
+from tollgate.runtime.errors import explain_os_error
 from tollgate.wire.targets import DESCRIPTOR
 
 FIRST_ROOT = "/v1/tuf/1.root.json"
 T = TypeVar("T")
+# Failures of this machine's folder, not of the metadata in it.
+NOT_THE_FILES_FAULT = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 
 
 class _HttpxFetcher(FetcherInterface):
@@ -83,7 +87,15 @@ class StoreTrust:
                 fetcher=self._fetcher,
                 bootstrap=bootstrap,
             )
-        except (OSError, ValueError, RepositoryError) as exc:
+        except OSError as exc:
+            if exc.errno in NOT_THE_FILES_FAULT:  # a read-only folder, a full disk
+                raise UsageError(
+                    explain_os_error(exc, "opening the store's pinned TUF metadata")
+                ) from exc
+            raise IntegrityFailure(
+                f"the pinned TUF root in {metadata_dir} is unusable: {exc}"
+            ) from exc
+        except (ValueError, RepositoryError) as exc:
             raise IntegrityFailure(
                 f"the pinned TUF root in {metadata_dir} is unusable: {exc}"
             ) from exc
@@ -94,7 +106,15 @@ class StoreTrust:
         cls, api: StoreAPI, metadata_dir: Path, expected_fingerprint: str | None = None
     ) -> StoreTrust:
         """Trust the store's first root, checked against ``expected_fingerprint`` if given."""
-        root = api.get_bytes(FIRST_ROOT)
+        try:
+            root = api.get_bytes(FIRST_ROOT)
+        except Refused as exc:
+            if exc.status != 404:
+                raise
+            raise Unreachable(
+                f"no Tollgate store answers at {api.base_url} (it has no {FIRST_ROOT}): give "
+                "the store's own address, as its vendor published it, e.g. http://host:8700"
+            ) from exc
         fingerprint = root_fingerprint(root)
         if expected_fingerprint is not None and expected_fingerprint.lower() != fingerprint:
             raise IntegrityFailure(

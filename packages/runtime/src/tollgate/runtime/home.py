@@ -6,6 +6,7 @@ HOME/stores/<store id>/keyfile.json     K sealed to the binding
 HOME/stores/<store id>/licences/<id>.json
 HOME/stores/<store id>/orders/<order id>.json   the store's answer to each order: amount, licence
 HOME/stores/<store id>/sync.lock        held while `tollgate sync` talks to that store
+HOME/stores/<store id>/purchase.lock    held while `tollgate buy` orders and fetches an add-on
 HOME/products/<store id>/<product>/<version>/   core files, installed openly
 HOME/products/<store id>/<product>/.<version>.staging/   an install being fetched
 HOME/vault/<store id>/<product>/<addon>/<version>/<sha256>   add-on files, encrypted

@@ -20,6 +20,7 @@ class Exit(IntEnum):
     UNREACHABLE = 5  # no store answers at the URL, or it failed to answer
     CANCELLED = 6  # you answered no: nothing was done
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells have it): what was done is said
+    OUTPUT_CLOSED = 141  # the output was closed early (`| head`): 128 + SIGPIPE, quietly
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from tollgate.store.services.admin import (
     refund_order,
     sales_report,
     stop_selling,
+    what_stopping_takes,
 )
 from tollgate.store.services.errors import StoreError
 from tollgate.wire.addons import format_amount
@@ -94,9 +95,13 @@ def refund_notice(query: Mapping[str, str], sales: list[dict[str, Any]]) -> str 
 
 
 def stopped_notice(query: Mapping[str, str], customers: list[dict[str, Any]]) -> str | None:
-    who = next((c for c in customers if c["customer_id"] == query.get("stopped")), None)
-    if who is not None and who["stopped"]:
-        return f"Stopped selling to {who['customer_id']}; all but the id erased."
+    for key, said in (
+        ("stopped", "Stopped selling to {}; all but the id erased."),
+        ("already_stopped", "{} was already stopped: nothing changed."),
+    ):
+        who = next((c for c in customers if c["customer_id"] == query.get(key)), None)
+        if who is not None and who["stopped"]:
+            return said.format(who["customer_id"])
     return None
 
 
@@ -265,14 +270,19 @@ def admin_router(ctx: StoreContext) -> APIRouter:
         response_model=None,
     )
 
-    async def confirmation(request: Request, question: Question | None, missing: str) -> Response:
+    async def confirmation(
+        request: Request, question: Question | str | None, missing: str
+    ) -> Response:
         """The page that asks before an irreversible change: what it does, a button that does
-        it (a POST with the CSRF token), and a way back."""
+        it (a POST with the CSRF token), and a way back. A change already made (``question``
+        is the listing that says so) is not asked about again."""
         csrf = await session_csrf(request)
         if csrf is None:
             return to_login()
         if question is None:
             return await pages.problem(request, 404, missing, "Nothing here to change.")
+        if isinstance(question, str):
+            return RedirectResponse(question, status_code=303, headers=NO_STORE)
         return await show(request, "admin_confirm.html", {"q": question}, csrf)
 
     async def form_action(
@@ -291,17 +301,21 @@ def admin_router(ctx: StoreContext) -> APIRouter:
 
     @router.get("/customers/{customer_id}/stop", response_model=None)
     async def confirm_stop(request: Request, customer_id: str) -> Response:
-        def load() -> Question | None:
+        def load() -> Question | str | None:
             with ctx.sessions() as s:
                 customer = find_customer(s, customer_id)
-            if customer is None or customer["stopped"]:
+                takes = what_stopping_takes(s, customer_id)
+            if customer is None:
                 return None
+            if customer["stopped"]:
+                return "/admin/customers?" + urlencode({"already_stopped": customer_id})
             return Question(
                 f"Stop selling to {customer_id}?",
                 [
                     f"{customer['name']} <{customer['email']}>, {customer['country']}",
                     "Their name, e-mail, country, keys and card are erased; only the id stays "
-                    "on their orders. Their machines drop their licences at the next renewal.",
+                    "on their orders.",
+                    takes,
                     "This cannot be undone.",
                 ],
                 f"/admin/customers/{quote(customer_id, safe='')}/stop",
@@ -317,18 +331,20 @@ def admin_router(ctx: StoreContext) -> APIRouter:
     ) -> Response:
         def work() -> str:
             with ctx.sessions.begin() as s:
-                stop_selling(s, customer_id)
-            return "/admin/customers?" + urlencode({"stopped": customer_id})
+                key = "stopped" if stop_selling(s, customer_id) else "already_stopped"
+            return "/admin/customers?" + urlencode({key: customer_id})
 
         return await form_action(request, csrf, work, "No such customer")
 
     @router.get("/orders/{order_id}/refund", response_model=None)
     async def confirm_refund(request: Request, order_id: str) -> Response:
-        def load() -> Question | None:
+        def load() -> Question | str | None:
             with ctx.sessions() as s:
                 sale = find_sale(s, order_id)
-            if sale is None or sale["status"] != "paid" or sale["upgrade_of"]:
+            if sale is None or sale["upgrade_of"]:
                 return None
+            if sale["status"] != "paid":
+                return "/admin/sales?" + urlencode({"already_refunded": order_id})
             amount = format_amount(sale["amount"], sale["currency"])
             return Question(
                 f"Refund {amount}?",

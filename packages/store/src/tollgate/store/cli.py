@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from tollgate.cli.common import handled
 from tollgate.cli.confirm import confirm
-from tollgate.cli.output import console, emit_json, fail, publish_progress
-from tollgate.client.errors import ClientError
+from tollgate.cli.output import console, emit_json, publish_progress
+from tollgate.client.errors import UsageError
+from tollgate.runtime.errors import explain_os_error
 from tollgate.store.admin_sessions import AdminSessions
 from tollgate.store.context import open_store
 from tollgate.store.folder import StoreFolder, StoreFolderError
@@ -24,7 +28,6 @@ from tollgate.store.services import admin
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.release_plan import ReleasePlan
 from tollgate.wire.addons import format_amount
-from tollgate.wire.problems import Exit
 from tollgate.wire.text import human_size
 
 store_app = typer.Typer(
@@ -37,16 +40,40 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")]
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def vendor_command(fn: F) -> F:
+    """What every ``tollgate store`` command reports the way ``tollgate``'s do (`handled`: one
+    line or a ``--json`` problem, the README's exit status, no traceback): the store's own
+    failures too — a store folder, manifest or publish refused, a service's error, a database
+    that cannot be opened."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (StoreFolderError, ManifestError, PublishRefused) as exc:
+            raise UsageError(str(exc)) from exc
+        except StoreError as exc:
+            raise UsageError(exc.detail, code=exc.code) from exc
+        except DBAPIError as exc:
+            raise UsageError(
+                f"the store's database cannot be used ({exc.orig}): check database_url in "
+                "store.toml, that the database server runs, and that the folder is writable"
+            ) from exc
+
+    return handled(wrapper)  # type: ignore[return-value]
+
+
 def _folder(path: Path) -> StoreFolder:
     folder = StoreFolder(path)
-    try:
-        _ = folder.config
-    except StoreFolderError as exc:
-        raise fail(str(exc), Exit.USAGE) from exc
+    _ = folder.config  # StoreFolderError: not a store folder, or its database is missing
     return folder
 
 
 @store_app.command("init")
+@vendor_command
 def init(
     directory: DirArg,
     name: Annotated[
@@ -73,7 +100,7 @@ def init(
         )
         open_store(folder).close()  # runs the migrations
     except StoreFolderError as exc:
-        raise fail(str(exc), Exit.USAGE) from exc
+        raise UsageError(str(exc)) from exc
     cfg = folder.config
     token = folder.issue_admin_token()
     if as_json:
@@ -99,6 +126,7 @@ def init(
 
 
 @store_app.command("admin-token")
+@vendor_command
 def admin_token(directory: DirArg, as_json: JsonOpt = False) -> None:
     """Issue a new admin token for the admin pages: the old one stops working and every
     signed-in browser is signed out."""
@@ -114,6 +142,7 @@ def admin_token(directory: DirArg, as_json: JsonOpt = False) -> None:
 
 
 @store_app.command("rotate-keys")
+@vendor_command
 def rotate_keys(
     directory: DirArg,
     role: Annotated[
@@ -130,7 +159,7 @@ def rotate_keys(
     try:
         version, retired = ctx.rotate_keys(roles)
     except ValueError as exc:
-        raise fail(str(exc), Exit.USAGE) from exc
+        raise UsageError(str(exc)) from exc
     finally:
         ctx.close()
     if as_json:
@@ -143,6 +172,7 @@ def rotate_keys(
 
 
 @store_app.command("publish")
+@vendor_command
 def publish(
     directory: DirArg,
     source: Annotated[Path, typer.Argument(help="Product folder with tollgate.toml.")],
@@ -163,7 +193,9 @@ def publish(
             with publish_progress(not as_json) as step:
                 done = ctx.publish(source, step)
     except (ManifestError, PublishRefused) as exc:
-        raise fail(f"{exc} (nothing was published)", Exit.USAGE, as_json=as_json) from exc
+        raise UsageError(f"{exc} (nothing was published)") from exc
+    except OSError as exc:
+        raise UsageError(f"{explain_os_error(exc, 'reading')} (nothing was published)") from exc
     finally:
         ctx.close()
     if dry_run:
@@ -194,6 +226,7 @@ def _show_plan(plan: ReleasePlan, as_json: bool) -> None:
 
 
 @store_app.command("publish-client")
+@vendor_command
 def publish_client(
     directory: DirArg,
     wheel: Annotated[
@@ -223,14 +256,13 @@ def publish_client(
         row = ctx.publish_client(wheel, wheelhouse, requirements)
         release = ctx.client_release()
     except OSError as exc:
-        raise fail(
-            f"cannot read {exc.filename or wheel}: {exc.strerror or exc} (nothing was published)",
-            Exit.USAGE,
+        raise UsageError(
+            f"cannot read {exc.filename or wheel}: {exc.strerror or exc} (nothing was published)"
         ) from exc
     except PublishRefused as exc:
-        raise fail(f"{exc} (nothing was published)", Exit.USAGE) from exc
+        raise UsageError(f"{exc} (nothing was published)") from exc
     except StoreError as exc:
-        raise fail(f"{exc.detail} (nothing was published)", Exit.USAGE) from exc
+        raise UsageError(f"{exc.detail} (nothing was published)") from exc
     finally:
         ctx.close()
     wheels = sum(len(files) for files in release.requirements.values()) if release else 0
@@ -253,10 +285,13 @@ def publish_client(
 
 
 @store_app.command("serve")
+@vendor_command
 def serve(
     directory: DirArg,
     host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8700,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="The port to listen on.")
+    ] = 8700,
 ) -> None:
     """Serve the store: its API (OpenAPI at /docs), storefront, admin pages and the
     customers' installer page (/bootstrap)."""
@@ -264,19 +299,18 @@ def serve(
     try:
         folder.check_private()
     except StoreFolderError as exc:
-        raise fail(str(exc), Exit.USAGE) from exc
+        raise UsageError(str(exc)) from exc
     if host in ("0.0.0.0", "::") and folder.config.public_url is None:  # noqa: S104
-        raise fail(
+        raise UsageError(
             f"on {host} the store cannot name its own URL (it never takes it from a Host "
             f"header): set public_url in {folder.config_path}, e.g. "
-            '`public_url = "https://shop.example"`',
-            Exit.USAGE,
+            '`public_url = "https://shop.example"`'
         )
     try:
         sock = listen(host, port)
     except PortInUse as exc:
         hint = "try another with --port" if exc.errno == errno.EADDRINUSE else "check --host"
-        raise fail(f"cannot serve on {exc.strerror}: {hint}", Exit.USAGE) from exc
+        raise UsageError(f"cannot serve on {exc.strerror}: {hint}") from exc
     ctx = open_store(folder)
     ctx.served_at = f"http://{host}:{sock.getsockname()[1]}"
     repaired = ctx.orders.repair_pending()
@@ -321,6 +355,7 @@ def _listing(
 
 
 @store_app.command("customers")
+@vendor_command
 def customers(directory: DirArg, as_json: JsonOpt = False) -> None:
     """Registered customers (no card numbers: the store never has them)."""
     _listing(
@@ -333,6 +368,7 @@ def customers(directory: DirArg, as_json: JsonOpt = False) -> None:
 
 
 @store_app.command("sales")
+@vendor_command
 def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
     """Paid orders, one line each; a free update names the paid order it extends."""
     _listing(
@@ -340,7 +376,8 @@ def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
         admin.list_sales,
         as_json,
         lambda r: (
-            f"{r['paid_at'][:19]}  {r['customer_id']}  {r['product']} {r['addon']}  "
+            f"{r['paid_at'][:19]}  {r['order_id']}  {r['customer_id']}  {r['product']} "
+            f"{r['addon']}  "
             f"{format_amount(r['amount'], r['currency'])}  "
             + (
                 f"update of {r['upgrade_of']}"
@@ -354,6 +391,7 @@ def sales(directory: DirArg, as_json: JsonOpt = False) -> None:
 
 
 @store_app.command("usage")
+@vendor_command
 def usage(directory: DirArg, as_json: JsonOpt = False) -> None:
     """Metered uses received from customers' machines, and what each was charged."""
     _listing(
@@ -370,6 +408,7 @@ def usage(directory: DirArg, as_json: JsonOpt = False) -> None:
 
 
 @store_app.command("refund")
+@vendor_command
 def refund(
     directory: DirArg,
     order_id: Annotated[str, typer.Argument(help="The order to refund (`store sales`).")],
@@ -383,14 +422,12 @@ def refund(
         with ctx.sessions() as s:
             sale = admin.find_sale(s, order_id)
         if sale is None:
-            raise fail(f"no paid order {order_id} (`tollgate store sales` lists them)", Exit.USAGE)
+            raise UsageError(f"no paid order {order_id} (`tollgate store sales` lists them)")
         what = f"{format_amount(sale['amount'], sale['currency'])} to {sale['customer_id']} for "
         what += f"{sale['product']} {sale['addon']} {sale['version']}"
         if sale["status"] == "paid":
             _confirm(f"Refund {what} (order {order_id})?", yes)
         result = admin.refund_order(ctx.sessions, ctx.gateway, order_id, ctx.clock())
-    except StoreError as exc:
-        raise fail(exc.detail, Exit.USAGE, as_json=as_json) from exc
     finally:
         ctx.close()
     if as_json:
@@ -405,6 +442,7 @@ def refund(
 
 
 @store_app.command("clear-hold")
+@vendor_command
 def clear_hold(
     directory: DirArg,
     customer_id: Annotated[str, typer.Argument(help="The customer (`store customers`).")],
@@ -416,8 +454,6 @@ def clear_hold(
     try:
         with ctx.sessions.begin() as s:
             reason = admin.clear_hold(s, customer_id)
-    except StoreError as exc:
-        raise fail(exc.detail, Exit.USAGE) from exc
     finally:
         ctx.close()
     if as_json:
@@ -429,6 +465,7 @@ def clear_hold(
 
 
 @store_app.command("stop-selling")
+@vendor_command
 def stop_selling(
     directory: DirArg,
     customer_id: Annotated[str, typer.Argument(help="The customer (`store customers`).")],
@@ -441,21 +478,21 @@ def stop_selling(
     try:
         with ctx.sessions() as s:
             customer = admin.find_customer(s, customer_id)
+            takes = admin.what_stopping_takes(s, customer_id)
         if customer is None:
-            raise fail(f"no customer {customer_id} (`tollgate store customers`)", Exit.USAGE)
+            raise UsageError(f"no customer {customer_id} (`tollgate store customers`)")
         if not customer["stopped"]:
             who = f"{customer_id} ({customer['name']}, {customer['email']})"
             _confirm(
-                f"Stop selling to {who}? Their details are erased: this cannot be undone.", yes
+                f"Stop selling to {who}? Their details are erased: this cannot be undone. {takes}",
+                yes,
             )
         with ctx.sessions.begin() as s:
             stopped = admin.stop_selling(s, customer_id)
-    except StoreError as exc:
-        raise fail(exc.detail, Exit.USAGE, as_json=as_json) from exc
     finally:
         ctx.close()
     if as_json:
-        emit_json({"customer_id": customer_id, "stopped": stopped, "already_stopped": not stopped})
+        emit_json({"customer_id": customer_id, "status": "stopped", "already_stopped": not stopped})
     elif stopped:
         console.print(f"Stopped selling to {customer_id}; all but the id erased")
     else:
@@ -464,10 +501,7 @@ def stop_selling(
 
 def _confirm(question: str, yes: bool) -> None:
     """Ask before an irreversible change (`--yes` skips); "no" exits 6 and changes nothing."""
-    try:
-        confirm(question, yes=yes, nothing="nothing changed")
-    except ClientError as exc:
-        raise fail(str(exc), int(exc.exit)) from exc
+    confirm(question, yes=yes, nothing="nothing changed")
 
 
 def demo(

@@ -190,6 +190,7 @@ class Order(Base):
     os_release: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    paid_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # a refund keeps it
 
 
 class Licence(Base):

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tollgate.store.db import AddOn, Customer, Order, Product, Release, UsageEvent
@@ -61,6 +61,20 @@ def find_customer(s: Session, customer_id: str) -> dict[str, Any] | None:
     return next((c for c in list_customers(s) if c["customer_id"] == customer_id), None)
 
 
+def what_stopping_takes(s: Session, customer_id: str) -> str:
+    """What a stop does to a customer's purchases, in words, for the question asked first."""
+    paid = [o for o in list_sales(s) if o["customer_id"] == customer_id and o["status"] == "paid"]
+    if not paid:
+        return "They have no paid orders."
+    total = Revenue()
+    for o in paid:
+        total = total.add(o["currency"], o["amount"])
+    return (
+        f"Their machines drop the {len(paid)} add-on(s) they paid for ({total.text()}) at the "
+        "next renewal, and nothing is refunded: refund those orders first if that is owed."
+    )
+
+
 def find_sale(s: Session, order_id: str) -> dict[str, Any] | None:
     """One paid or refunded order as `list_sales` shows it."""
     found = list_sales(s, order_id)
@@ -74,7 +88,7 @@ def list_sales(s: Session, order_id: str | None = None) -> list[dict[str, Any]]:
         .join(Release)
         .join(Product)
         .where(Order.status.in_(("paid", "refunded")))
-        .order_by(Order.updated_at)
+        .order_by(func.coalesce(Order.paid_at, Order.updated_at), Order.id)
     )
     if order_id is not None:
         query = query.where(Order.id == order_id)
@@ -91,7 +105,7 @@ def list_sales(s: Session, order_id: str | None = None) -> list[dict[str, Any]]:
             "currency": o.currency,
             "charge_id": o.charge_id,
             "upgrade_of": o.upgrade_of,  # a free update of a paid order to another release
-            "paid_at": o.updated_at.isoformat(),
+            "paid_at": (o.paid_at or o.updated_at).isoformat(),
         }
         for o, addon, version, product in rows
     ]

@@ -12,7 +12,10 @@
    issue the licence. Whoever loses the compare-and-set reads the winner's licence.
 
 A failed charge marks the order failed; the same Idempotency-Key replays that failure, a new
-one (the customer trying again) starts a new attempt on the same order.
+one (the customer trying again) starts a new attempt on the same order. An answer to a request
+that found an order placed by an earlier request (another Idempotency-Key: the customer ran
+``buy`` again, perhaps after an interrupted one) says ``placed_earlier``: this request charged
+nothing.
 
 Add-ons are sold by function and revision: a customer who paid for an add-on's revision gets the
 same revision in any other release of the product as an order of amount 0 (``upgrade_of`` names
@@ -21,6 +24,7 @@ the paid order), with a licence of its own for that release.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -55,6 +59,7 @@ class OrderOutcome:
     charge_id: str | None
     licence: dict[str, Any] | None
     failure_code: str | None = None
+    placed_earlier: bool = False  # found, not made, by this request: it charged nothing
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +69,7 @@ class OrderOutcome:
             "currency": self.currency,
             "charge_id": self.charge_id,
             "licence": self.licence,
+            "placed_earlier": self.placed_earlier,
         }
 
 
@@ -159,14 +165,15 @@ class OrderService:
 
     def place(self, customer_id: str, order: OrderRequest, idempotency_key: str) -> OrderOutcome:
         digest = request_hash(order)
-        row = self._find_or_create(customer_id, order, idempotency_key, digest)
-        if row.status == "pending":
-            return self._complete(row)
-        return self._outcome(row)
+        row, earlier = self._find_or_create(customer_id, order, idempotency_key, digest)
+        outcome = self._complete(row) if row.status == "pending" else self._outcome(row)
+        return dataclasses.replace(outcome, placed_earlier=earlier)
 
     def _find_or_create(
         self, customer_id: str, order: OrderRequest, idem: str, digest: str
-    ) -> Order:
+    ) -> tuple[Order, bool]:
+        """The order, and whether an earlier request placed it (a paid or pending order for
+        the same add-on under another Idempotency-Key)."""
         for _ in range(3):
             with self._sessions.begin() as s:
                 customer = s.get_one(Customer, customer_id)
@@ -189,9 +196,10 @@ class OrderService:
                             "idempotency_key_reused",
                             "this Idempotency-Key was used for a different order",
                         )
-                    return same_key[0]
+                    return same_key[0], False
                 if existing:
-                    return self._retry_if_failed(s, existing[0], idem, digest)
+                    retried = existing[0].status == "failed"
+                    return self._retry_if_failed(s, existing[0], idem, digest), not retried
                 bought = _same_revision_bought(s, customer_id, addon, os_release)
                 if order.upgrade and bought is None:
                     raise StoreError(
@@ -221,7 +229,7 @@ class OrderService:
                 except DBIntegrityError:
                     s.rollback()
                     continue  # a concurrent request inserted it: read theirs
-                return row
+                return row, False
         raise StoreError("order_in_progress", "the order is being created elsewhere; retry")
 
     def _retry_if_failed(self, s: Session, row: Order, idem: str, digest: str) -> Order:
@@ -272,6 +280,7 @@ class OrderService:
                     charge_id=charge.id if charge else None,
                     failure_code=None if charge is None else charge.failure_code,
                     updated_at=now,
+                    paid_at=now if status == "paid" else None,
                 ),
             )
             if won and status == "paid":
