@@ -138,6 +138,7 @@ def test_the_store_names_an_expired_card_and_a_failed_cvc(
 ) -> None:
     done = tg(tmp_path / "home", "register", store.url, *REG, "--card", number)
     assert done.returncode == 3 and said in done.stderr, done.stderr
+    assert not (tmp_path / "home").exists()  # a refused registration leaves no folder behind
 
 
 class _NotAStore(BaseHTTPRequestHandler):

@@ -198,6 +198,11 @@ def test_ctrl_c_after_the_charge_says_what_happened_and_the_next_buy_finishes(
         [kept] = list(vault.rglob("*.part"))
         kept_bytes = kept.stat().st_size
         assert 0 < kept_bytes < PAINT_SIZE
+        [listed] = json.loads(tg(home, "list", "--json").stdout)
+        assert listed["unfinished"] == [
+            {"addon": "brushes", "version": "1.0.0", "order_id": order_id}
+        ]
+        assert f"paid (order {order_id}), its download unfinished" in tg(home, "list").stdout
 
         again = tg(home, "buy", "Paint", "brushes", "--json")  # no --yes: nothing to pay
         assert again.returncode == 0, again.stderr

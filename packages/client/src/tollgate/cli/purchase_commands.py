@@ -36,7 +36,7 @@ from tollgate.client.handoff import (
     read_handed,
 )
 from tollgate.client.install import apply_plan
-from tollgate.client.purchase import Purchase
+from tollgate.client.purchase import Purchase, unfinished_orders
 from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.run import run_product
 from tollgate.client.sync import SyncReport, sync_store
@@ -219,11 +219,33 @@ def list_installed(
                 ],
             }
         )
+    unfinished = [
+        {
+            "store_id": account.store_id,
+            "product": kept.licence.product,
+            "addon": kept.licence.addon,
+            "version": kept.licence.version,
+            "order_id": kept.licence.order_id,
+        }
+        for account in accounts(G.home)
+        for kept in unfinished_orders(G.home, account)
+    ]
+    for entry in products:  # paid for here, download unfinished (`tollgate buy` finishes it)
+        entry["unfinished"] = [
+            {k: u[k] for k in ("addon", "version", "order_id")}
+            for u in unfinished
+            if (u["store_id"], u["product"]) == (entry["store_id"], entry["name"])
+        ]
     if as_json:
         emit_json(products)
         return
     if not products:
         console.print("Nothing installed.")
+    for u in unfinished:
+        console.print(
+            f"{u['product']} {u['addon']}: paid (order {u['order_id']}), its download "
+            f"unfinished: `tollgate buy {u['product']} {u['addon']}` finishes it, no new charge"
+        )
     for entry in products:
         bought = ", ".join(f"{n} {a['version']}" for n, a in entry["addons"].items())
         console.print(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,10 +153,23 @@ def unfinished_order(
 ) -> KeptOrder | None:
     """An order kept here for this add-on release whose licence is not the one installed: paid
     for, its files not (all) fetched. Only answers whose licence verifies count."""
+    return next(
+        (
+            kept
+            for kept in unfinished_orders(home, account)
+            if (kept.licence.product, kept.licence.addon, kept.licence.version)
+            == (product, addon, version)
+        ),
+        None,
+    )
+
+
+def unfinished_orders(home: ClientHome, account: Account) -> Iterator[KeptOrder]:
+    """Every order kept here whose add-on is not installed from it (`tollgate list` names
+    them: paid for, download unfinished)."""
     folder = home.orders_dir(account.store_id)
     if not folder.is_dir():
-        return None
-    held = home.state.addons(account.store_id, product).get(addon)
+        return
     for path in sorted(folder.glob("*.json"))[:MAX_KEPT_ORDERS]:
         try:
             outcome = read_json(path)
@@ -167,11 +181,9 @@ def unfinished_order(
             )
         except (OSError, ValueError, TypeError, KeyError, CryptoError):
             continue  # not a kept answer that verifies: it proves nothing
-        if (licence.product, licence.addon, licence.version) != (product, addon, version):
-            continue
+        held = home.state.addons(account.store_id, licence.product).get(licence.addon)
         if held is None or held.order_id != licence.order_id:
-            return KeptOrder(outcome, licence)
-    return None
+            yield KeptOrder(outcome, licence)
 
 
 def record_addon(

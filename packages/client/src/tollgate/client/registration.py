@@ -71,7 +71,26 @@ def register(
         raise UsageError(
             "no machine id on this machine: set TOLLGATE_MACHINE_ID or choose --bind password"
         )
+    fresh = not home.root.exists()
     home.root.mkdir(parents=True, exist_ok=True)
+    try:
+        return _register_here(home, api, details, binding, password, trust, check_store, machine)
+    except BaseException:
+        if fresh and not any(home.root.iterdir()):  # a refused registration leaves nothing
+            home.root.rmdir()
+        raise
+
+
+def _register_here(
+    home: ClientHome,
+    api: StoreAPI,
+    details: Registration,
+    binding: Binding,
+    password: str | None,
+    trust: str | None,
+    check_store: Callable[[str, str, str], None] | None,
+    machine: str | None,
+) -> Registered:
     with tempfile.TemporaryDirectory(dir=home.root, prefix=".contact-") as contact:
         store = StoreTrust.first_contact(api, Path(contact) / "tuf", trust)
         descriptor = store.descriptor()
