@@ -102,7 +102,7 @@ def test_buy_installs_the_core_first_and_says_so_before_asking(
     register(home, store.url)
     unasked = tg(home, "buy", "MT", "dic2")  # no terminal, no --yes: nothing happens
     assert unasked.returncode == 2 and "--yes" in unasked.stderr
-    assert "MT is not installed: its free core comes first" in unasked.stdout
+    assert "MT is not installed: its free core 1.0.0 comes first (4 file(s), " in unasked.stdout
     assert "Buy MT dic2 from Test Store: 300 JPY" in unasked.stdout
     assert json.loads(tg(home, "list", "--json").stdout) == []
     assert charges(store) == []

@@ -42,7 +42,7 @@ from tollgate.client.run import run_product
 from tollgate.client.sync import SyncReport, sync_store
 from tollgate.wire.addons import format_amount
 from tollgate.wire.problems import Exit
-from tollgate.wire.text import clean
+from tollgate.wire.text import clean, human_size
 
 
 @app.command()
@@ -145,7 +145,12 @@ def _describe(account: Account, plan: HandOffPlan) -> list[str]:
     if plan.install is not None:
         core = describe_plan(plan.install)
         if plan.install.installed is None and plan.offer is not None:
-            core = f"{plan.handoff.product} is not installed: its free core comes first ({core})"
+            files = sum(c.action != "keep" for c in plan.install.changes)
+            core = (
+                f"{plan.handoff.product} is not installed: its free core "
+                f"{plan.install.version} comes first ({files} file(s), "
+                f"{human_size(plan.install.fetch_bytes)})"
+            )
         lines.append(core)
     if plan.offer is not None and plan.owned and _free(plan.offer):
         lines.append(f"{name} is free: it comes with {plan.handoff.product}'s core")

@@ -45,6 +45,7 @@ from tollgate.runtime.home import ClientHome, read_json
 from tollgate.runtime.state import InstalledFile
 from tollgate.wire.licence import Licence, LicensedFile, parse_licence
 from tollgate.wire.targets import patch_stream_id
+from tollgate.wire.text import human_size
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def apply_addon_update(
         fetched += fetch_file(api, lf.digest, f.parts, dest, signer=signer, progress=progress)
     detail = (
         f"{update.addon} from {update.installed} (order {outcome['order_id']}, no charge); "
-        f"fetched {fetched} bytes, {patched} file(s) patched, {kept} kept"
+        f"fetched {human_size(fetched)}, {patched} file(s) patched, {kept} kept"
     )
     if fallbacks:
         detail += "; whole files instead of patches for " + "; ".join(fallbacks)

@@ -50,6 +50,7 @@ from tollgate.runtime.state import (
     now_iso,
     record_history,
 )
+from tollgate.wire.text import human_size
 
 KEEP_VERSIONS = 2
 
@@ -232,7 +233,7 @@ def apply_plan(
     )
     _begin_switch(state, journal)
     _move_into_place(staging, target)
-    detail = f"fetched {fetched} bytes, {patched} file(s) patched, {reused} reused"
+    detail = f"fetched {human_size(fetched)}, {patched} file(s) patched, {reused} reused"
     if fallbacks:
         detail += "; whole files instead of patches for " + "; ".join(fallbacks)
     _finish_switch(state, journal, detail=detail)
