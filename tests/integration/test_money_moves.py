@@ -24,6 +24,7 @@ from tollgate.client.api import Signer, StoreAPI
 from tollgate.client.purchase import keep_order, place_order
 from tollgate.runtime.home import ClientHome
 from tollgate.store.db import Order
+from tollgate.store.schemas import OrderRequest
 
 PAINT_SIZE = 6 * 1024 * 1024  # long enough on a slow line to press Ctrl-C in the middle
 PAINT = """
@@ -257,8 +258,8 @@ def test_a_kept_order_refunded_meanwhile_is_dropped_and_nothing_charged(
     store: LiveStore, tmp_path: Path, machine_a: str
 ) -> None:
     """An order paid and kept here whose download never finished (as Ctrl-C leaves it), then
-    refunded by the vendor: the next buy says the store no longer delivers it and charges
-    nothing; the one after asks the store, which refuses to sell it again."""
+    refunded by the vendor: the next buy learns it from the store before asking anything,
+    charges nothing, and drops what was kept of it."""
     home_dir = tmp_path / "home"
     register(home_dir, store.url)
     assert tg(home_dir, "install", "MT").returncode == 0
@@ -272,12 +273,11 @@ def test_a_kept_order_refunded_meanwhile_is_dropped_and_nothing_charged(
     refunded = tg(home_dir, "store", "refund", str(store.folder.path), licence.order_id, "--yes")
     assert refunded.returncode == 0, refunded.stderr
 
-    dropped = tg(home_dir, "buy", "MT", "dic2", "--yes")
+    dropped = tg(home_dir, "buy", "MT", "dic2")  # the store is asked before any question
     assert dropped.returncode == 3, dropped.stderr
-    assert f"no longer delivers order {licence.order_id}" in dropped.stderr
-    assert not list(home.orders_dir(account.store_id).glob("*.json"))
-    again = tg(home_dir, "buy", "MT", "dic2", "--yes")
-    assert again.returncode == 3 and "refunded" in again.stderr
+    assert "refunded" in dropped.stderr and "Pay" not in dropped.stdout
+    assert not list(home.orders_dir(account.store_id).glob("*.json"))  # it no longer stands
+    assert "unfinished" not in tg(home_dir, "list").stdout
     assert charges(store) == []  # the refunded order is no longer paid; nothing new
 
 
@@ -358,3 +358,62 @@ def test_a_refund_keeps_when_the_order_was_paid(store: LiveStore, tmp_path: Path
     assert after["status"] == "refunded" and after["paid_at"] == before["paid_at"]
     listed = tg(home, "store", "sales", folder).stdout
     assert before["order_id"] in listed  # the id `store refund` takes
+
+
+def test_a_pending_order_charged_by_the_next_buy_says_it_charged_now(
+    store: LiveStore, tmp_path: Path
+) -> None:
+    """The store saved an order and died before charging it: the next buy (after the usual
+    question: nothing was paid yet) makes the charge and says so, not "paid earlier"."""
+    home = tmp_path / "home"
+    customer_id = register(home, store.url)
+    assert tg(home, "install", "MT").returncode == 0
+    order = OrderRequest(product="MT", addon="dic2", version="1.0.0", upgrade=False)
+    store.ctx.orders._find_or_create(customer_id, order, "idem_" + "0" * 32, "x" * 64)
+    assert charges(store) == []  # pending, never charged (the crash)
+    done = tg(home, "buy", "MT", "dic2", "--yes", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["charged_now"] == 300 and report["bought"]["finished_earlier_order"] is False
+    assert len(charges(store)) == 1
+
+
+def test_files_in_the_orders_folder_that_are_no_answer_prove_nothing(
+    store: LiveStore, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    register(home, store.url)
+    assert tg(home, "install", "MT").returncode == 0
+    store_id = json.loads(tg(home, "list", "--json").stdout)[0]["store_id"]
+    orders = home / "stores" / store_id / "orders"
+    orders.mkdir(parents=True)
+    (orders / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (orders / "big.json").write_bytes(b" " * (1024 * 1024))
+    (orders / "odd.json").write_text('{"order_id": 1, "amount": true, "licence": {}}')
+    os.mkfifo(orders / "fifo.json")
+    listed = subprocess.run(
+        [sys.executable, "-m", "tollgate", "list"],
+        env=dict(os.environ, TOLLGATE_HOME=str(home), TOLLGATE_MACHINE_ID=MACHINE_A),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # a FIFO would block a plain open: it must not
+    assert listed.returncode == 0 and "unfinished" not in listed.stdout, listed.stderr
+    bought = tg(home, "buy", "MT", "dic2")  # nothing kept counts: the price is asked
+    assert bought.returncode == 2 and "Pay 300 JPY?" not in bought.stderr
+    assert "Buy MT dic2 from Test Store: 300 JPY" in bought.stdout and charges(store) == []
+
+
+def test_a_link_asks_before_installing_even_when_the_addon_is_paid_for(
+    store: LiveStore, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    register(home, store.url)
+    assert tg(home, "buy", "MT", "dic2", "--yes").returncode == 0
+    store_id = json.loads(tg(home, "list", "--json").stdout)[0]["store_id"]
+    assert tg(home, "uninstall", "MT").returncode == 0
+    link = f"tollgate://buy?store={store_id}&product=MT&addon=dic2"
+    asked = tg(home, "open", link)  # a web page can start this: it asks before installing
+    assert asked.returncode == 2 and "--yes" in asked.stderr
+    assert json.loads(tg(home, "list", "--json").stdout) == []

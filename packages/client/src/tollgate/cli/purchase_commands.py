@@ -3,7 +3,9 @@ holding and using add-ons."""
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -23,11 +25,12 @@ from tollgate.cli.install_commands import describe_plan, keep_current, recover_i
 from tollgate.cli.output import console, emit_json, errors, styled, transfer_progress
 from tollgate.client.account import (
     Account,
+    Unlocked,
     accounts,
     find_account,
 )
-from tollgate.client.api import StoreAPI
-from tollgate.client.errors import ClientError
+from tollgate.client.api import Signer, StoreAPI
+from tollgate.client.errors import ClientError, Refused
 from tollgate.client.handoff import (
     HandOffPlan,
     account_for,
@@ -36,7 +39,13 @@ from tollgate.client.handoff import (
     read_handed,
 )
 from tollgate.client.install import apply_plan
-from tollgate.client.purchase import Purchase, unfinished_orders
+from tollgate.client.purchase import (
+    KeptOrder,
+    Purchase,
+    forget_orders_of,
+    held_at_store,
+    unfinished_orders,
+)
 from tollgate.client.purchase import buy as buy_addon
 from tollgate.client.run import run_product
 from tollgate.client.sync import SyncReport, sync_store
@@ -59,11 +68,13 @@ def buy(
     again; a purchase whose download was cut off is finished without a new charge."""
     account = find_account(G.home, store)
     recover_interrupted()
+    keys = _keys_once(account)
     with StoreAPI(account.url) as api:
-        plan = plan_purchase(G.home, api, account, product, addon)
+        ask = _asking(api, account, keys, product, addon)
+        plan = plan_purchase(G.home, api, account, product, addon, ask)
         if plan.install is not None:
             keep_current(account, api, plan.install.listed.client_version, as_json)
-        report = _carry_out(api, account, plan, yes=yes, as_json=as_json, ask_to_install=False)
+        report = _carry_out(api, account, plan, keys, yes=yes, as_json=as_json, asks=False)
     if as_json:
         emit_json(report)
 
@@ -84,23 +95,48 @@ def open_(
     handed = read_handed(what)
     account = account_for(G.home, handed)
     recover_interrupted()
+    keys = _keys_once(account)
     with StoreAPI(account.url) as api:
-        plan = plan_handoff(G.home, api, account, handed)
+        ask = _asking(api, account, keys, handed.handoff.product, handed.handoff.addon or "")
+        plan = plan_handoff(G.home, api, account, handed, ask)
         if plan.install is not None:
             keep_current(account, api, plan.install.listed.client_version, as_json)
-        report = _carry_out(api, account, plan, yes=yes, as_json=as_json, ask_to_install=True)
+        report = _carry_out(api, account, plan, keys, yes=yes, as_json=as_json, asks=True)
     if as_json:
         emit_json(report)
+
+
+def _keys_once(account: Account) -> Callable[[], Unlocked]:
+    """The account's keys, unlocked (asking for a password) once, when first needed."""
+    return functools.cache(lambda: unlock(account))
+
+
+def _asking(
+    api: StoreAPI, account: Account, keys: Callable[[], Unlocked], product: str, addon: str
+) -> Callable[[str], KeptOrder | None]:
+    """How a plan asks the store what the customer holds of a release of the add-on."""
+
+    def ask(version: str) -> KeptOrder | None:
+        signer = Signer(account.customer_id, keys().purchase_key)
+        try:
+            return held_at_store(api, account, signer, product, addon, version)
+        except Refused as exc:
+            if exc.code == "refunded":  # what was kept of it here no longer stands
+                forget_orders_of(G.home, account, product, addon)
+            raise
+
+    return ask
 
 
 def _carry_out(
     api: StoreAPI,
     account: Account,
     plan: HandOffPlan,
+    keys: Callable[[], Unlocked],
     *,
     yes: bool,
     as_json: bool,
-    ask_to_install: bool,
+    asks: bool,
 ) -> dict[str, Any]:
     """Say what will happen, ask before money moves, then install the core and fetch the
     add-on, as ``buy`` and ``open`` both do; the report ``--json`` prints. A hand-off (``open``,
@@ -116,7 +152,7 @@ def _carry_out(
     product, addon = plan.handoff.product, plan.handoff.addon
     if plan.buys:
         confirm(f"Pay {plan.terms}?", yes=yes, nothing="nothing was bought or charged")
-    elif plan.installs and plan.earlier is None and ask_to_install:
+    elif plan.installs and asks:
         confirm("Go ahead?", yes=yes)
     report: dict[str, Any] = {**plan.to_json(), "charged_now": 0}
     if plan.install is not None and plan.installs:
@@ -126,10 +162,17 @@ def _carry_out(
         report["installed"] = {"path": str(done.path), "fetched": done.fetched_bytes}
         say(f"Installed {done.product} {done.version} in {done.path}")
     if plan.fetches_addon and addon is not None and plan.catalog is not None:
-        keys = unlock(account)
         with transfer_progress(f"{product} {addon}", not as_json) as bar:
             bought = buy_addon(
-                G.home, api, account, plan.catalog, product, addon, keys=keys, progress=bar
+                G.home,
+                api,
+                account,
+                plan.catalog,
+                product,
+                addon,
+                keys=keys(),
+                progress=bar,
+                held=plan.earlier,
             )
         report["bought"] = bought.to_json()
         report["charged_now"] = bought.charged_now

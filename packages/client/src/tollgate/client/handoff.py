@@ -13,6 +13,7 @@ purchase, which the client makes and signs as ``tollgate buy`` does.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from tollgate.client.catalog import Catalog, account_catalog
 from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.client.install import Plan, plan_install
 from tollgate.client.install_list import verify_install_list
-from tollgate.client.purchase import KeptOrder, unfinished_order
+from tollgate.client.purchase import KeptOrder
 from tollgate.protocol.environment import Environment
 from tollgate.runtime.home import ClientHome
 from tollgate.wire import install_list
@@ -133,8 +134,14 @@ class HandOffPlan:
         }
 
 
-def plan_handoff(home: ClientHome, api: StoreAPI, account: Account, handed: Handed) -> HandOffPlan:
-    """Check what was handed over and plan it for this machine; nothing is written."""
+AskStore = Callable[[str], KeptOrder | None]  # the store's word on what is held of a release
+
+
+def plan_handoff(
+    home: ClientHome, api: StoreAPI, account: Account, handed: Handed, ask_store: AskStore
+) -> HandOffPlan:
+    """Check what was handed over and plan it for this machine; nothing is written here (the
+    store is asked what the customer holds, in a request that cannot charge)."""
     handoff = handed.handoff
     environment = Environment.current()
     if handed.document is not None:
@@ -154,11 +161,17 @@ def plan_handoff(home: ClientHome, api: StoreAPI, account: Account, handed: Hand
     plan = plan_install(home, api, account, handoff.product, environment)
     if handoff.addon is None:
         return HandOffPlan(handoff, plan, None, owned=False)
-    return _with_addon(home, account, handoff, plan, account_catalog(api, home, account))
+    catalog = account_catalog(api, home, account)
+    return _with_addon(home, account, handoff, plan, catalog, ask_store)
 
 
 def plan_purchase(
-    home: ClientHome, api: StoreAPI, account: Account, product: str, addon: str
+    home: ClientHome,
+    api: StoreAPI,
+    account: Account,
+    product: str,
+    addon: str,
+    ask_store: AskStore,
 ) -> HandOffPlan:
     """``tollgate buy``: the add-on from the signed catalog, and the product's free core
     first when it is not installed here (an installed core is left as it is)."""
@@ -167,12 +180,20 @@ def plan_purchase(
     handoff = HandOff("buy", account.store_id, product, addon)
     installed = home.state.product(account.store_id, product)
     plan = None if installed else plan_install(home, api, account, product, Environment.current())
-    return _with_addon(home, account, handoff, plan, catalog)
+    return _with_addon(home, account, handoff, plan, catalog, ask_store)
 
 
 def _with_addon(
-    home: ClientHome, account: Account, handoff: HandOff, plan: Plan | None, catalog: Catalog
+    home: ClientHome,
+    account: Account,
+    handoff: HandOff,
+    plan: Plan | None,
+    catalog: Catalog,
+    ask_store: AskStore,
 ) -> HandOffPlan:
+    """The add-on's offer; whether this machine holds it; and, when it does not, what the
+    store says the customer holds (a purchase whose download was lost: finished, not paid
+    again; a refunded one: the store's refusal, before any question)."""
     assert handoff.addon is not None
     offer = catalog.addon(handoff.product, handoff.addon)
     free = int(offer["price"]) == 0 and not offer.get("per_use")
@@ -180,7 +201,5 @@ def _with_addon(
     held = home.state.addons(account.store_id, handoff.product).get(handoff.addon)
     owned = free or (held is not None and held.revision == int(offer["revision"]))
     version = str(catalog.product(handoff.product)["version"])
-    earlier = (
-        None if owned else unfinished_order(home, account, handoff.product, handoff.addon, version)
-    )
+    earlier = None if owned else ask_store(version)
     return HandOffPlan(handoff, plan, offer, owned, catalog, earlier)

@@ -1,16 +1,22 @@
 """Buying an add-on: a signed order, the licence checked, the encrypted files into the vault.
 
 The order carries a fresh Idempotency-Key; the store keeps one order per (customer, add-on
-release), so ordering again returns the same licence and charges nothing more. The store's
-answer is kept (``HOME/stores/<id>/orders/``) the moment it has been checked, before any file
-is fetched: a download broken off (or Ctrl-C) after the charge is finished by the next ``buy``
-from that answer, without a second order, and the customer is told so before anything else.
+release), so ordering again returns the same licence and charges nothing more. Before it asks
+the customer to pay, the client asks the store what they already hold of that release, in a
+request that cannot charge (`held_at_store`, an ``upgrade`` order): a purchase whose answer or
+download was lost (Ctrl-C, a cut line, a crash) is finished from the store's word, without a
+question or a charge, and a refunded one is refused as such. The store's answer is kept
+(``HOME/stores/<id>/orders/``) the moment it has been checked, before any file is fetched: a
+receipt, and what `tollgate list` names as a purchase whose download is unfinished.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +38,7 @@ from tollgate.client.meter import start_meter
 from tollgate.crypto import CryptoError
 from tollgate.files import exclusive
 from tollgate.runtime.errors import explain_os_error
-from tollgate.runtime.home import ClientHome, read_json, write_json
+from tollgate.runtime.home import ClientHome, write_json
 from tollgate.runtime.machine import os_release
 from tollgate.runtime.state import record_history
 from tollgate.wire.addons import format_amount
@@ -40,7 +46,7 @@ from tollgate.wire.licence import Licence, parse_licence
 
 ORDER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the store's order ids, as file names
 MAX_KEPT_ORDERS = 10_000  # orders read back when looking for an unfinished one
-WITHDRAWN = ("not_entitled", "refunded", "customer_stopped")  # a kept order no longer delivers
+MAX_KEPT_ANSWER = 256 * 1024  # bytes: an order's answer is a few KiB
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,20 @@ def place_order(
         signer=signer,
         headers={"Idempotency-Key": "idem_" + secrets.token_hex(16)},
     )
+    licence = checked_answer(outcome, account)
+    if (licence.product, licence.addon, licence.version) != (product, addon, version):
+        raise IntegrityFailure("the store sent a licence for something else")
+    if upgrade and outcome.get("amount") != 0 and outcome.get("placed_earlier") is not True:
+        raise IntegrityFailure(
+            f"the store answered an update with a charge of {outcome.get('amount')} "
+            f"{outcome.get('currency')}: report this to the store"
+        )
+    return outcome, licence
+
+
+def checked_answer(outcome: Any, account: Account) -> Licence:
+    """The licence of a store's answer to an order, verified, with the answer's own fields
+    (order id, amount, currency) of the right kinds and naming the licence's order."""
     try:
         licence = parse_licence(
             outcome["licence"],
@@ -123,16 +143,35 @@ def place_order(
             store_id=account.store_id,
             customer_id=account.customer_id,
         )
-    except (KeyError, CryptoError) as exc:
+    except (KeyError, TypeError, CryptoError) as exc:
         raise IntegrityFailure(f"the store's licence does not verify: {exc}") from exc
-    if (licence.product, licence.addon, licence.version) != (product, addon, version):
-        raise IntegrityFailure("the store sent a licence for something else")
-    if upgrade and outcome.get("amount") != 0:
-        raise IntegrityFailure(
-            f"the store answered an update with a charge of {outcome.get('amount')} "
-            f"{outcome.get('currency')}: report this to the store"
-        )
-    return outcome, licence
+    amount = outcome.get("amount")
+    if (
+        outcome.get("order_id") != licence.order_id
+        or not isinstance(amount, int)
+        or isinstance(amount, bool)
+        or amount < 0
+        or not isinstance(outcome.get("currency"), str)
+    ):
+        raise IntegrityFailure("the store's answer to the order is malformed")
+    return licence
+
+
+def held_at_store(
+    api: StoreAPI, account: Account, signer: Signer, product: str, addon: str, version: str
+) -> KeptOrder | None:
+    """What the store says this customer holds of an add-on release, asked in a request that
+    cannot charge (an ``upgrade`` order): their standing order (paid earlier; or made now,
+    free, for a revision they paid for in another release), or None when they hold nothing
+    yet (or an order of theirs is still being paid: buying finishes it). A refunded purchase or
+    a stopped customer is the store's refusal."""
+    try:
+        outcome, licence = place_order(api, account, signer, product, addon, version, upgrade=True)
+    except Refused as exc:
+        if exc.code in ("not_an_upgrade", "order_in_progress"):
+            return None
+        raise
+    return KeptOrder(outcome, licence)
 
 
 def keep_order(
@@ -148,42 +187,41 @@ def forget_order(home: ClientHome, account: Account, order_id: str) -> None:
     (home.orders_dir(account.store_id) / f"{order_id}.json").unlink(missing_ok=True)
 
 
-def unfinished_order(
-    home: ClientHome, account: Account, product: str, addon: str, version: str
-) -> KeptOrder | None:
-    """An order kept here for this add-on release whose licence is not the one installed: paid
-    for, its files not (all) fetched. Only answers whose licence verifies count."""
-    return next(
-        (
-            kept
-            for kept in unfinished_orders(home, account)
-            if (kept.licence.product, kept.licence.addon, kept.licence.version)
-            == (product, addon, version)
-        ),
-        None,
-    )
-
-
 def unfinished_orders(home: ClientHome, account: Account) -> Iterator[KeptOrder]:
-    """Every order kept here whose add-on is not installed from it (`tollgate list` names
-    them: paid for, download unfinished)."""
+    """Orders kept here for add-ons this machine does not hold at all (`tollgate list` names
+    them: paid for, download unfinished; `buy` finishes them). A kept file that is not a
+    verifying answer proves nothing and is passed over, whatever it holds."""
     folder = home.orders_dir(account.store_id)
     if not folder.is_dir():
         return
     for path in sorted(folder.glob("*.json"))[:MAX_KEPT_ORDERS]:
         try:
-            outcome = read_json(path)
-            licence = parse_licence(
-                outcome["licence"],
-                account.licence_public_key,
-                store_id=account.store_id,
-                customer_id=account.customer_id,
-            )
-        except (OSError, ValueError, TypeError, KeyError, CryptoError):
-            continue  # not a kept answer that verifies: it proves nothing
-        held = home.state.addons(account.store_id, licence.product).get(licence.addon)
-        if held is None or held.order_id != licence.order_id:
+            outcome = json.loads(read_plain_bounded(path, MAX_KEPT_ANSWER))
+            licence = checked_answer(outcome, account)
+        except (OSError, ValueError, RecursionError, IntegrityFailure, AttributeError):
+            continue
+        if home.state.addons(account.store_id, licence.product).get(licence.addon) is None:
             yield KeptOrder(outcome, licence)
+
+
+def forget_orders_of(home: ClientHome, account: Account, product: str, addon: str) -> None:
+    """Drop the kept answers for an add-on the store says no longer stands (refunded)."""
+    for kept in unfinished_orders(home, account):
+        if (kept.licence.product, kept.licence.addon) == (product, addon):
+            forget_order(home, account, kept.licence.order_id)
+
+
+def read_plain_bounded(path: Path, limit: int) -> bytes:
+    """A regular file's first ``limit`` bytes, never blocking on a FIFO or following a link;
+    OSError when it is not a regular file or is larger."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{path} is larger than any answer")
+    return data
 
 
 def record_addon(
@@ -261,6 +299,9 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+NOT_ASKED = object()  # buy() asks the store what is held unless the caller already did
+
+
 def buy(
     home: ClientHome,
     api: StoreAPI,
@@ -271,12 +312,14 @@ def buy(
     *,
     keys: Unlocked,
     progress: Progress | None = None,
+    held: KeptOrder | object | None = NOT_ASKED,
 ) -> Purchase:
-    """Order the add-on (charged once) unless an earlier run's order for it is kept here, fetch
-    its encrypted files into the vault, keep the licence, and start the store's meter if this
-    machine has none (client/meter.py). From the moment the order is sent, a failure or Ctrl-C
-    says what may have been charged and how to finish. One purchase at a time per store on
-    this machine (``purchase.lock``): a second waits, then finishes with the first's order."""
+    """Finish the customer's standing order for the add-on (``held``, what `held_at_store`
+    answered, asked here when not given) or place one (charged once), fetch its encrypted files
+    into the vault, keep the licence, and start the store's meter if this machine has none
+    (client/meter.py). From the moment an order is sent, a failure or Ctrl-C says what may have
+    been charged and how to finish. One purchase at a time per store on this machine
+    (``purchase.lock``): a second waits, then finishes with the first's order."""
     if home.state.product(account.store_id, product) is None:
         raise UsageError(f"install {product} first: `tollgate install {product}`")
     info = catalog.addon(product, addon)
@@ -284,52 +327,56 @@ def buy(
     signer = Signer(account.customer_id, keys.purchase_key)
     again = f"run `tollgate buy {product} {addon}` again to finish: nothing more will be charged"
     with exclusive(home.store_dir(account.store_id) / "purchase.lock"):
-        earlier = unfinished_order(home, account, product, addon, version)
-        kept = earlier or _order(home, api, account, signer, product, addon, version, again)
+        if held is NOT_ASKED or held is None:  # (again, under the lock: another may have paid)
+            held = held_at_store(api, account, signer, product, addon, version)
+        assert held is None or isinstance(held, KeptOrder)
+        kept = held or _order(api, account, signer, product, addon, version, again)
         try:
+            keep_order(home, account, kept.outcome, kept.licence)
             vault, fetched = _fill_vault(home, api, account, signer, info, kept.licence, progress)
+            _record_purchase(home, account, info, kept, vault)
         except KeyboardInterrupt as exc:
             raise Interrupted(f"interrupted after the purchase ({kept.paid}); {again}") from exc
-        except Refused as exc:
-            if exc.code not in WITHDRAWN:
-                raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
-            forget_order(home, account, kept.licence.order_id)  # refunded, or stopped
-            raise exc.noting(
-                f"The store no longer delivers order {kept.licence.order_id} (refunded or "
-                "stopped); nothing was charged now"
-            ) from exc
         except ClientError as exc:
             raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
         except OSError as exc:  # this machine's disk or folder
             failed = UsageError(explain_os_error(exc, "writing the add-on"))
             raise failed.noting(f"The purchase is made ({kept.paid}): {again}") from exc
-        outcome, licence = kept.outcome, kept.licence
-        record_addon(
-            home,
-            account,
-            outcome,
-            licence,
-            function=info["function"],
-            revision=info["revision"],
-            files=vault,
-            action="buy",
-            detail=f"{addon} (order {outcome['order_id']})",
-        )
-    start_meter(home, account, keys, licence.issued_at)
+    start_meter(home, account, keys, kept.licence.issued_at)
+    outcome, licence = kept.outcome, kept.licence
     return Purchase(
-        outcome["order_id"],
+        licence.order_id,
         int(outcome["amount"]),
         str(outcome["currency"]),
         outcome.get("charge_id"),
         licence.licence_id,
         len(licence.files),
         fetched,
-        earlier is not None or outcome.get("placed_earlier") is True,
+        held is not None or outcome.get("placed_earlier") is True,
+    )
+
+
+def _record_purchase(
+    home: ClientHome,
+    account: Account,
+    info: dict[str, Any],
+    kept: KeptOrder,
+    vault: list[VaultFile],
+) -> None:
+    record_addon(
+        home,
+        account,
+        kept.outcome,
+        kept.licence,
+        function=info["function"],
+        revision=info["revision"],
+        files=vault,
+        action="buy",
+        detail=f"{kept.licence.addon} (order {kept.licence.order_id})",
     )
 
 
 def _order(
-    home: ClientHome,
     api: StoreAPI,
     account: Account,
     signer: Signer,
@@ -338,9 +385,9 @@ def _order(
     version: str,
     again: str,
 ) -> KeptOrder:
-    """Place the order and keep the store's answer. Once the request is sent the store may
-    have charged, whatever happens here: an interruption or a lost answer says so, and running
-    ``buy`` again is safe (one order per add-on release: the store finds this one)."""
+    """Place the order. Once the request is sent the store may have charged, whatever happens
+    here: an interruption or a lost answer says so, and running ``buy`` again is safe (one
+    order per add-on release: the store finds this one, and the next run asks it first)."""
     maybe = f"the order may have been placed and charged; {again}"
     try:
         outcome, licence = place_order(api, account, signer, product, addon, version)
@@ -348,7 +395,6 @@ def _order(
         raise Interrupted(f"interrupted while ordering {product} {addon}: {maybe}") from exc
     except Unreachable as exc:
         raise exc.noting(maybe.capitalize()) from exc
-    keep_order(home, account, outcome, licence)
     return KeptOrder(outcome, licence)
 
 

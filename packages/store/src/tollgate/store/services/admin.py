@@ -264,10 +264,15 @@ def refund_order(
     if charge_id is not None:
         gateway.refund(charge_id)  # idempotent: a refunded charge stays refunded
     with sessions.begin() as s:
-        s.execute(
+        refunded_here = s.execute(
             update(Order)
-            .where((Order.id == order_id) | (Order.upgrade_of == order_id))
-            .where(Order.status == "paid")
+            .where(Order.id == order_id, Order.status == "paid")
             .values(status="refunded", updated_at=now)
         )
-    return result
+        s.execute(
+            update(Order)
+            .where(Order.upgrade_of == order_id, Order.status == "paid")
+            .values(status="refunded", updated_at=now)
+        )
+    # Two refunds at once: the gateway refunds once; the one whose update lost says "already".
+    return {**result, "already_refunded": not getattr(refunded_here, "rowcount", 0)}

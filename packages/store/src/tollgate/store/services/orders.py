@@ -12,10 +12,16 @@
    issue the licence. Whoever loses the compare-and-set reads the winner's licence.
 
 A failed charge marks the order failed; the same Idempotency-Key replays that failure, a new
-one (the customer trying again) starts a new attempt on the same order. An answer to a request
-that found an order placed by an earlier request (another Idempotency-Key: the customer ran
-``buy`` again, perhaps after an interrupted one) says ``placed_earlier``: this request charged
-nothing.
+one (the customer trying again) starts a new attempt on the same order.
+
+An answer says ``placed_earlier`` when this request charged nothing: it found the order paid
+by an earlier request (another Idempotency-Key: the customer ran ``buy`` again, perhaps after
+an interrupted one), or another request completed it first. The request that completes a
+pending order (its compare-and-set in step 3 wins) is the one that charged, whoever created the
+order. With ``upgrade`` a request never starts a charge: it finds a paid order, or makes a free
+one for a revision paid for in another release, and refuses otherwise (a failed order, or one
+still being paid, included). The client asks so to learn what the customer holds before it
+asks them to pay.
 
 Add-ons are sold by function and revision: a customer who paid for an add-on's revision gets the
 same revision in any other release of the product as an order of amount 0 (``upgrade_of`` names
@@ -165,15 +171,17 @@ class OrderService:
 
     def place(self, customer_id: str, order: OrderRequest, idempotency_key: str) -> OrderOutcome:
         digest = request_hash(order)
-        row, earlier = self._find_or_create(customer_id, order, idempotency_key, digest)
-        outcome = self._complete(row) if row.status == "pending" else self._outcome(row)
-        return dataclasses.replace(outcome, placed_earlier=earlier)
+        row, this_request = self._find_or_create(customer_id, order, idempotency_key, digest)
+        if row.status == "pending":
+            outcome, charged_here = self._complete(row)
+            return dataclasses.replace(outcome, placed_earlier=not charged_here)
+        return dataclasses.replace(self._outcome(row), placed_earlier=not this_request)
 
     def _find_or_create(
         self, customer_id: str, order: OrderRequest, idem: str, digest: str
     ) -> tuple[Order, bool]:
-        """The order, and whether an earlier request placed it (a paid or pending order for
-        the same add-on under another Idempotency-Key)."""
+        """The order, and whether it is this request's own (made now, or found by this very
+        Idempotency-Key) rather than one an earlier request placed."""
         for _ in range(3):
             with self._sessions.begin() as s:
                 customer = s.get_one(Customer, customer_id)
@@ -196,10 +204,21 @@ class OrderService:
                             "idempotency_key_reused",
                             "this Idempotency-Key was used for a different order",
                         )
-                    return same_key[0], False
+                    return same_key[0], True
                 if existing:
+                    if order.upgrade and existing[0].status == "pending":
+                        raise StoreError(  # the request that agreed to pay completes it
+                            "order_in_progress",
+                            "an order for this add-on is being paid; buy it to finish it",
+                        )
+                    if order.upgrade and existing[0].status == "failed":
+                        raise StoreError(
+                            "not_an_upgrade",
+                            f"{order.product} {order.version} {addon.name}: the last attempt "
+                            "to pay failed, so this customer does not hold it: buy it",
+                        )
                     retried = existing[0].status == "failed"
-                    return self._retry_if_failed(s, existing[0], idem, digest), not retried
+                    return self._retry_if_failed(s, existing[0], idem, digest), retried
                 bought = _same_revision_bought(s, customer_id, addon, os_release)
                 if order.upgrade and bought is None:
                     raise StoreError(
@@ -229,7 +248,7 @@ class OrderService:
                 except DBIntegrityError:
                     s.rollback()
                     continue  # a concurrent request inserted it: read theirs
-                return row, False
+                return row, True
         raise StoreError("order_in_progress", "the order is being created elsewhere; retry")
 
     def _retry_if_failed(self, s: Session, row: Order, idem: str, digest: str) -> Order:
@@ -264,7 +283,9 @@ class OrderService:
             reference=row.id,
         )
 
-    def _complete(self, row: Order) -> OrderOutcome:
+    def _complete(self, row: Order) -> tuple[OrderOutcome, bool]:
+        """Charge a pending order (the gateway returns an attempt's first charge) and settle it;
+        also whether this call settled it (its compare-and-set won), i.e. made the charge."""
         with self._sessions() as s:
             token = s.get_one(Customer, row.customer_id).card_token
         charge = self._charge(row, token) if row.amount > 0 else None
@@ -287,7 +308,7 @@ class OrderService:
                 fresh = s.get_one(Order, row.id)
                 issue_licence(s, self._keys, store_id=self._store_id, order=fresh, now=now)
         with self._sessions() as s:
-            return self._outcome(s.get_one(Order, row.id))
+            return self._outcome(s.get_one(Order, row.id)), bool(won)
 
     def _outcome(self, row: Order) -> OrderOutcome:
         licence = None
