@@ -207,6 +207,7 @@ def test_every_page_fits_a_phone_and_a_laptop(
     for width in (375, 1280):
         context = browser.new_context(viewport={"width": width, "height": 900})
         page = context.new_page()
+        page.set_default_timeout(120_000)  # /bootstrap builds its installer: slow on a busy machine
         page.goto(store.url + "/admin/login")
         page.get_by_label("Admin token").fill(token)
         page.get_by_role("button", name="Sign in").click()
