@@ -117,6 +117,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from _postgres_database()
 
 
+def sqlite_only(tmp_path: Path) -> str:
+    """The store's database for a module that tests the command line or the pages, which no
+    database changes: a module binds it as its ``database_url`` fixture, and runs once."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     if not os.environ.get(PG_ENV):

@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from test_cli import REG, tg
 from test_money_moves import charges
 
-from conftest import LiveStore
+from conftest import LiveStore, sqlite_only
+
+# What this module tries is the command line's, not the database's: SQLite only.
+database_url = pytest.fixture(sqlite_only, name="database_url")
 
 
 def test_uninstall_keeps_what_was_bought_and_install_brings_it_back(

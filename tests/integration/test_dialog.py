@@ -16,7 +16,10 @@ import pytest
 from test_cli import REG, tg
 from test_money_moves import charges
 
-from conftest import MACHINE_A, LiveStore
+from conftest import MACHINE_A, LiveStore, sqlite_only
+
+# What this module tries is the command line's, not the database's: SQLite only.
+database_url = pytest.fixture(sqlite_only, name="database_url")
 
 
 @pytest.fixture

@@ -17,10 +17,13 @@ import pytest
 from sqlalchemy import func, select
 from test_cli import REG, tg
 
-from conftest import LiveStore
+from conftest import LiveStore, sqlite_only
 from store_process import start
 from tollgate.store.db import CardDecline
 from tollgate.store.db import Customer as CustomerRow
+
+# What this module tries is the command line's, not the database's: SQLite only.
+database_url = pytest.fixture(sqlite_only, name="database_url")
 
 PERSON = ["--name", "Taro", "--email", "taro@example.jp", "--country", "JP"]
 
