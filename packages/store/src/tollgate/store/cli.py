@@ -290,7 +290,8 @@ def serve(
     directory: DirArg,
     host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", min=1, max=65535, help="The port to listen on.")
+        int,
+        typer.Option("--port", min=0, max=65535, help="The port to listen on (0: any free one)."),
     ] = 8700,
 ) -> None:
     """Serve the store: its API (OpenAPI at /docs), storefront, admin pages and the
