@@ -39,6 +39,7 @@ from tollgate.store.payments import (
     Charge,
     IdempotencyConflict,
 )
+from tollgate.wire.cards import luhn_ok
 
 TEST_CARDS = {
     "4242424242424242": "succeed",
@@ -48,18 +49,6 @@ TEST_CARDS = {
     "4000000000000069": "expired_card",
     "4000000000000127": "incorrect_cvc",
 }
-
-
-def luhn_ok(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def brand_of(number: str) -> str:
