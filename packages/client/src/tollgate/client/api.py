@@ -144,19 +144,35 @@ FIELD_WORDS = {
 }
 
 
+def unavailable(base_url: str, status: int, said: str, *, code: str | None = None) -> Unreachable:
+    """A store that answered 5xx: down, overloaded or failing, which is no reason to doubt what
+    it signed (exit 5, not 4), and worth trying again."""
+    return Unreachable(
+        f"the store at {base_url} is unavailable (HTTP {status}{': ' if said else ''}{said}): "
+        "try again in a while",
+        code=code,
+    )
+
+
 def _problem(response: httpx.Response) -> Refused | Unreachable:
-    """The store's problem document as an error; an answer that is not one (another server at
-    that address, a proxy's page) means no store answered there."""
+    """The store's problem document as an error; a 5xx answer is an unavailable store, and any
+    other answer that is not a problem document (another server at that address, a proxy's
+    page) means no store answered there."""
+    base = str(response.request.url.copy_with(path="/", query=None)).rstrip("/")
     try:
         doc = response.json()
         code, detail = doc["code"], str(doc.get("detail") or doc.get("title"))
         if not isinstance(code, str):
             raise TypeError("no code")
     except (ValueError, KeyError, TypeError, AttributeError):
+        if response.status_code >= 500:
+            return unavailable(base, response.status_code, "")
         return Unreachable(
             f"no Tollgate store answers at {response.request.url.copy_with(path='/')} "
             f"(HTTP {response.status_code} to {response.request.url.path}): check the URL"
         )
+    if response.status_code >= 500:
+        return unavailable(base, response.status_code, detail, code=code)
     errors = doc.get("errors")
     if code == "malformed_request" and isinstance(errors, list) and errors:
         detail = "the store cannot take " + "; ".join(_field_error(e) for e in errors[:10])

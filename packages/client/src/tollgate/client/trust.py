@@ -4,7 +4,8 @@
 Everything public the client acts on comes through here: the store descriptor (id, name, HPKE
 key, licence key), the catalog, and every file's length, SHA-256 and install entry. A forged,
 altered, rolled-back, frozen or mixed-and-matched repository fails ``refresh`` or the lookup,
-and the command stops with exit status 4 before anything is installed.
+and the command stops with exit status 4 before anything is installed; a store that answers 5xx
+or not at all is unavailable (exit 5), never suspected of tampering.
 
 First contact takes the store's first root (``/v1/tuf/1.root.json``) on trust and shows its
 SHA-256 so the customer can compare it with the vendor's (``--trust`` checks it); from then on
@@ -28,7 +29,7 @@ from tuf.api.exceptions import DownloadError, DownloadHTTPError, RepositoryError
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import FetcherInterface, Updater
 
-from tollgate.client.api import StoreAPI
+from tollgate.client.api import StoreAPI, unavailable
 from tollgate.client.errors import IntegrityFailure, Refused, Unreachable, UsageError
 from tollgate.runtime.errors import explain_os_error
 from tollgate.wire.targets import DESCRIPTOR
@@ -177,6 +178,8 @@ class StoreTrust:
         try:
             return call()
         except DownloadHTTPError as exc:
+            if exc.status_code >= 500:
+                raise unavailable(self._api.base_url, exc.status_code, "") from exc
             raise IntegrityFailure(
                 f"the store's TUF repository is incomplete ({exc}): nothing was installed"
             ) from exc

@@ -20,6 +20,22 @@ _CONTROLS = re.compile(
 )
 
 
+# What no name, id or field given to a store may hold: C0 and C1 controls and DEL (NUL among
+# them, which PostgreSQL cannot keep in text) and lone surrogates (which are not UTF-8 at all).
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def unstorable(text: str) -> str | None:
+    """``None`` when ``text`` holds nothing a name or field may not, else what it holds, in
+    words: ``"U+0000, a control character"``."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    kind = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+    return f"U+{ord(char):04X}, {kind}"
+
+
 def clean(text: str) -> str:
     """``text`` without the characters that would move, colour or link the terminal."""
     return _CONTROLS.sub("", text)

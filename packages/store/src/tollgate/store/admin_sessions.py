@@ -30,7 +30,10 @@ def _digest(session_id: str) -> str:
 
 
 def same_token(given: str | None, expected: str | None) -> bool:
-    return bool(given and expected) and hmac.compare_digest(str(given), str(expected))
+    """Compared as UTF-8 bytes: ``hmac.compare_digest`` refuses a str beyond ASCII."""
+    if not (given and expected):
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 class AdminSessions:

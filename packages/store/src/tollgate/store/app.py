@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,12 +21,11 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from tollgate.protocol.httpsig import request_view
 from tollgate.store.admin_pages import admin_router
 from tollgate.store.auth import Caller, authenticate
-from tollgate.store.blobs import DIGEST_RE
 from tollgate.store.bootstrap import bootstrap_router
 from tollgate.store.context import StoreContext
 from tollgate.store.db import (
@@ -36,10 +36,13 @@ from tollgate.store.db import (
     Patch,
     ReleasedFile,
 )
+from tollgate.store.edge import Edge, problem
 from tollgate.store.install_routes import install_router
+from tollgate.store.openapi import SIGNATURE_SCHEME, SIGNED, honest_openapi, problems
 from tollgate.store.pages import STATIC
 from tollgate.store.ratelimit import RateLimiter
 from tollgate.store.schemas import (
+    DIGEST_PATTERN,
     CardUpdateRequest,
     OrderRequest,
     RegistrationRequest,
@@ -52,57 +55,28 @@ from tollgate.store.services.registration import register
 from tollgate.store.services.renewal import renew_leases
 from tollgate.store.storefront import storefront_router
 from tollgate.store.tuf_routes import tuf_router
-from tollgate.wire.problems import CODES, PROBLEM_MEDIA_TYPE, problem_document
 
 log = logging.getLogger("tollgate.store")
-MAX_BODY = 64 * 1024
 CARD_UPDATES_PER_HOUR = 5  # per customer: a signed customer is no card-testing oracle either
-
-
-def problem(code: str, detail: str, **extra: object) -> JSONResponse:
-    return JSONResponse(
-        problem_document(code, detail, **extra),
-        status_code=CODES[code].status,
-        media_type=PROBLEM_MEDIA_TYPE,
-    )
-
-
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with a 413 problem, before any route runs."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await problem("payload_too_large", f"bodies are limited to {self.limit} bytes")(
-                    scope, receive, send
-                )
-                return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await problem("payload_too_large", f"bodies are limited to {self.limit} bytes")(
-                scope, receive, send
-            )
-
-
-class _TooLarge(Exception):
-    pass
+CARD_PROBLEMS = (
+    "card_declined",
+    "expired_card",
+    "incorrect_cvc",
+    "rate_limited",
+    "payment_unavailable",
+)
+ORDER_PROBLEMS = (
+    "not_found",
+    "not_for_sale",
+    "os_release_required",
+    "idempotency_key_reused",
+    "order_in_progress",
+    "not_an_upgrade",
+    "payment_failed",
+    "refunded",
+    "payment_unavailable",
+)
+SIGNED_OPERATION: dict[str, Any] = {"security": [{SIGNATURE_SCHEME: []}]}
 
 
 class BlobResponse(FileResponse):
@@ -117,6 +91,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
     app = FastAPI(
         title="Tollgate store", version="1", docs_url="/docs", openapi_url="/openapi.json"
     )
+    app.openapi = lambda: honest_openapi(app)  # type: ignore[method-assign]
     keys = ctx.folder.keys
     blobs = ctx.repository.blobs
 
@@ -134,7 +109,9 @@ def create_app(ctx: StoreContext) -> FastAPI:
         code = {404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "malformed_request"
         )
-        return problem(code, str(exc.detail))
+        answer = problem(code, str(exc.detail))
+        answer.headers.update(exc.headers or {})  # 405's Allow among them
+        return answer
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
@@ -166,8 +143,14 @@ def create_app(ctx: StoreContext) -> FastAPI:
             view = request_view(request.method, str(request.url), request.headers)
 
             def validate() -> None:
-                if idempotent and not 8 <= len(request.headers.get("idempotency-key", "")) <= 255:
-                    raise StoreError("malformed_request", "an Idempotency-Key of 8-255 characters")
+                key = request.headers.get("idempotency-key", "")
+                if idempotent and not (
+                    8 <= len(key) <= 255 and key.isascii() and key.isprintable()
+                ):
+                    raise StoreError(
+                        "malformed_request",
+                        "an Idempotency-Key of 8-255 printable ASCII characters",
+                    )
                 if model is None:
                     return
                 if request.headers.get("content-type", "").split(";")[0] != "application/json":
@@ -197,6 +180,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
         "/v1/registrations",
         status_code=201,
         summary="Register a customer (sealed to the store's HPKE key)",
+        responses=problems(*CARD_PROBLEMS, "wrong_store", "customer_id_taken"),
     )
     async def post_registration(body: RegistrationRequest, request: Request) -> dict[str, Any]:
         address = request.client.host if request.client else "unknown"
@@ -217,7 +201,12 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
     card_updates = RateLimiter(CARD_UPDATES_PER_HOUR, 3600.0)
 
-    @app.post("/v1/card", summary="Replace the card on file (sealed; signed with the purchase key)")
+    @app.post(
+        "/v1/card",
+        summary="Replace the card on file (sealed; signed with the purchase key)",
+        responses=problems(*SIGNED, *CARD_PROBLEMS),
+        openapi_extra=SIGNED_OPERATION,
+    )
     async def post_card(
         body: CardUpdateRequest, caller: Caller = Depends(card_caller)
     ) -> dict[str, Any]:
@@ -235,7 +224,12 @@ def create_app(ctx: StoreContext) -> FastAPI:
         )
         return result
 
-    @app.post("/v1/orders", summary="Buy an add-on (signed with the purchase key)")
+    @app.post(
+        "/v1/orders",
+        summary="Buy an add-on (signed with the purchase key)",
+        responses=problems(*SIGNED, *ORDER_PROBLEMS),
+        openapi_extra=SIGNED_OPERATION,
+    )
     async def post_order(
         order: OrderRequest,
         idempotency_key: Annotated[str, Header(min_length=8, max_length=255)],
@@ -245,7 +239,12 @@ def create_app(ctx: StoreContext) -> FastAPI:
         result: dict[str, Any] = outcome.to_json()
         return result
 
-    @app.get("/v1/licences", summary="The caller's licences (signed request)")
+    @app.get(
+        "/v1/licences",
+        summary="The caller's licences (signed request)",
+        responses=problems(*SIGNED),
+        openapi_extra=SIGNED_OPERATION,
+    )
     async def get_licences(caller: Caller = Depends(any_caller)) -> dict[str, Any]:
         def load() -> list[dict[str, Any]]:
             with ctx.sessions() as s:
@@ -258,7 +257,12 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
         return {"licences": await run(load)}
 
-    @app.post("/v1/licences/renew", summary="Renew the leases of the caller's licences (signed)")
+    @app.post(
+        "/v1/licences/renew",
+        summary="Renew the leases of the caller's licences (signed)",
+        responses=problems(*SIGNED),
+        openapi_extra=SIGNED_OPERATION,
+    )
     async def post_renewal(
         body: RenewalRequest, caller: Caller = Depends(renewal_caller)
     ) -> dict[str, Any]:
@@ -277,7 +281,12 @@ def create_app(ctx: StoreContext) -> FastAPI:
         result: dict[str, Any] = await run(renew)
         return result
 
-    @app.post("/v1/uses", summary="Metered uses: each event charged at most once (signed)")
+    @app.post(
+        "/v1/uses",
+        summary="Metered uses: each event charged at most once (signed)",
+        responses=problems(*SIGNED, "order_in_progress", "payment_failed", "payment_unavailable"),
+        openapi_extra=SIGNED_OPERATION,
+    )
     async def post_uses(
         body: UsageRequest, caller: Caller = Depends(usage_caller)
     ) -> dict[str, Any]:
@@ -324,10 +333,16 @@ def create_app(ctx: StoreContext) -> FastAPI:
         "/v1/files/{digest}",
         summary="A released file by SHA-256; HTTP Range supported",
         response_class=FileResponse,
+        responses={
+            206: {"description": "The part of the file the Range header asked for"},
+            416: {"description": "The Range header asks for bytes the file does not have"},
+            **problems(*SIGNED, "not_found", "not_entitled"),
+        },
+        openapi_extra={"security": [{}, {SIGNATURE_SCHEME: []}]},
     )
-    async def get_file(digest: str, request: Request) -> FileResponse:
-        if not DIGEST_RE.match(digest):
-            raise StoreError("malformed_request", "a file is named by its SHA-256 in hex")
+    async def get_file(
+        digest: Annotated[str, FastAPIPath(pattern=DIGEST_PATTERN)], request: Request
+    ) -> FileResponse:
         if not await run(_public, digest):
             caller = await any_caller(request)
             await run(_check_entitled, caller.customer_id, digest)
@@ -341,4 +356,4 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
 
 def build_asgi(ctx: StoreContext) -> ASGIApp:
-    return BodyLimit(create_app(ctx))
+    return Edge(create_app(ctx))

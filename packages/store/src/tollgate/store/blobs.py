@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tollgate.crypto.stream import Writable
 
-DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+DIGEST_RE = re.compile(r"\A[0-9a-f]{64}\Z")  # whole: $ would let "…\n" through
 PART_SIZE = 4 * 1024 * 1024
 
 
@@ -46,7 +46,7 @@ class BlobStore:
         self.root, self.part_size = root, part_size
 
     def path(self, digest: str) -> Path:
-        if not DIGEST_RE.match(digest):
+        if not DIGEST_RE.fullmatch(digest):
             raise ValueError("not a SHA-256 hex digest")
         return self.root / digest
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from tollgate.crypto import canonical
-from tollgate.protocol.environment import BadEnvironment, Environment
+from tollgate.protocol.environment import FIELDS, MAX_TAGS, BadEnvironment, Environment
+from tollgate.store.openapi import problems
+from tollgate.store.schemas import NAME_PATTERN
 from tollgate.store.services.errors import StoreError
 from tollgate.store.services.install_list import build_install_list
 from tollgate.wire.handoff import HandOff
@@ -43,6 +45,33 @@ async def install_list_for(
     return await asyncio.to_thread(build)
 
 
+# The environment in the query (protocol/environment.py ``from_query``), for the OpenAPI: the
+# route reads the query itself, refusing any parameter not named here.
+ENVIRONMENT_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": field,
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,79}$"},
+    }
+    for field in FIELDS
+] + [
+    {
+        "name": "tag",
+        "in": "query",
+        "required": False,
+        "description": "a packaging.tags name this machine supports, once per tag",
+        "schema": {
+            "type": "array",
+            "maxItems": MAX_TAGS,
+            "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.]{0,79}$"},
+        },
+        "style": "form",
+        "explode": True,
+    }
+]
+
+
 def install_router(ctx: StoreContext) -> APIRouter:
     router = APIRouter()
 
@@ -50,9 +79,15 @@ def install_router(ctx: StoreContext) -> APIRouter:
         "/v1/products/{name}/install-list",
         summary="What to install of a product on the environment given in the query",
         response_class=Response,
-        responses={200: {"content": {MEDIA_TYPE: {}}}},
+        responses={
+            200: {"content": {MEDIA_TYPE: {}}},
+            **problems("not_found", "environment_unsupported"),
+        },
+        openapi_extra={"parameters": ENVIRONMENT_PARAMETERS},
     )
-    async def get_install_list(name: str, request: Request) -> Response:
+    async def get_install_list(
+        name: Annotated[str, Path(pattern=NAME_PATTERN)], request: Request
+    ) -> Response:
         try:
             environment = Environment.from_query(request.query_params.multi_items())
         except BadEnvironment as exc:

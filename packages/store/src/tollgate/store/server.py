@@ -8,7 +8,8 @@ Limits on connections, against clients that hold them open doing nothing (slowlo
   headers or body trickle in, or never come, hence `GuardedH11Protocol`.
 - ``MAX_CONNECTIONS``: connections and requests in flight at once; beyond it uvicorn answers
   503 at once instead of queueing.
-- bodies are capped at 64 KiB before any route runs (store/app.py ``BodyLimit``).
+- bodies are capped at 64 KiB before any route runs (store/edge.py ``Edge``), and text no
+  database can hold (NUL, control characters) is refused there too.
 """
 
 from __future__ import annotations

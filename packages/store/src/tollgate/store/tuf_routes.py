@@ -13,20 +13,27 @@ import asyncio
 import gzip
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, Response
 
 from tollgate.store.db import StoreDocument
+from tollgate.store.openapi import problems
+from tollgate.store.schemas import (
+    DOCUMENT_PATTERN,
+    METADATA_PATTERN,
+    VERSION_PATTERN,
+    WHEEL_PATTERN,
+)
 from tollgate.store.services.client_releases import latest_client, published_release
 from tollgate.store.services.errors import StoreError
 
 if TYPE_CHECKING:
     from tollgate.store.context import StoreContext
 
-METADATA_NAME = re.compile(r"^([1-9][0-9]{0,9})\.([A-Za-z0-9_.-]{1,120})\.json$")
-DOCUMENT_NAME = re.compile(r"^([0-9a-f]{64})\.([a-z]+\.json)$")
+METADATA_NAME = re.compile(r"\A([1-9][0-9]{0,8})\.([A-Za-z0-9_.-]{1,120})\.json\Z")
+DOCUMENT_NAME = re.compile(r"\A([0-9a-f]{64})\.([a-z]+\.json)\Z")
 CLIENT_NAME = re.compile(r"([0-9a-f]{64})\.([A-Za-z0-9._+!-]{1,200}\.whl)")
 JSON = "application/json"
 GZIP_FROM = 1024  # smaller bodies are sent as they are
@@ -81,9 +88,15 @@ def tuf_router(ctx: StoreContext) -> APIRouter:
 
         return json_response(await asyncio.to_thread(fresh), request)
 
-    @router.get("/v1/tuf/{file_name}", summary="TUF metadata: VERSION.ROLE.json")
-    async def get_metadata(file_name: str, request: Request) -> Response:
-        match = METADATA_NAME.match(file_name)
+    @router.get(
+        "/v1/tuf/{file_name}",
+        summary="TUF metadata: VERSION.ROLE.json",
+        responses=problems("not_found"),
+    )
+    async def get_metadata(
+        file_name: Annotated[str, Path(pattern=METADATA_PATTERN)], request: Request
+    ) -> Response:
+        match = METADATA_NAME.fullmatch(file_name)
         if not match:
             raise StoreError("not_found", "TUF metadata is named VERSION.ROLE.json")
 
@@ -96,9 +109,15 @@ def tuf_router(ctx: StoreContext) -> APIRouter:
             raise StoreError("not_found", f"no metadata {file_name}")
         return json_response(body, request)
 
-    @router.get("/v1/targets/store/{file_name}", summary="A store document: SHA256.NAME")
-    async def get_document(file_name: str, request: Request) -> Response:
-        match = DOCUMENT_NAME.match(file_name)
+    @router.get(
+        "/v1/targets/store/{file_name}",
+        summary="A store document: SHA256.NAME",
+        responses=problems("not_found"),
+    )
+    async def get_document(
+        file_name: Annotated[str, Path(pattern=DOCUMENT_PATTERN)], request: Request
+    ) -> Response:
+        match = DOCUMENT_NAME.fullmatch(file_name)
         if match is None:
             raise StoreError("not_found", "store documents are named SHA256.NAME")
         digest, name = match.groups()
@@ -118,8 +137,12 @@ def tuf_router(ctx: StoreContext) -> APIRouter:
     @router.get(
         "/v1/targets/client/{version}/{file_name}",
         summary="A wheel of the latest download program: SHA256.NAME.whl",
+        responses=problems("not_found"),
     )
-    async def get_client(version: str, file_name: str) -> Response:
+    async def get_client(
+        version: Annotated[str, Path(pattern=VERSION_PATTERN)],
+        file_name: Annotated[str, Path(pattern=WHEEL_PATTERN)],
+    ) -> Response:
         match = CLIENT_NAME.fullmatch(file_name)
         if match is None:
             raise StoreError("not_found", "the download program's wheels are named SHA256.NAME")
