@@ -11,7 +11,7 @@ SOURCES  := $(shell find $(PACKAGES) -name '*.py' -o -name '*.toml' -o -name '*.
 DIST     := dist
 WHEELHOUSE := $(DIST)/wheelhouse
 
-.PHONY: demo test lint typecheck lock bench clean dist
+.PHONY: demo test lint typecheck lock bench clean dist fuzz
 
 # The browser test drives Debian's Chromium (not a browser downloaded by a test tool); the
 # confirmation dialog's test runs under Debian's Xvfb, driven by xdotool.
@@ -71,6 +71,22 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# Each atheris harness for FUZZ_SECONDS (fuzz/README.md): seeds made fresh into fuzz/corpus/,
+# the kept regressions replayed first, a crash written to fuzz/crashes/<name>/ and fatal.
+FUZZ_SECONDS ?= 60
+FUZZERS := $(sort $(wildcard fuzz/fuzz_*.py))
+
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/make_seeds.py
+	@set -e; for harness in $(FUZZERS); do \
+		name=$$(basename $$harness .py); name=$${name#fuzz_}; \
+		mkdir -p fuzz/corpus/$$name fuzz/crashes/$$name fuzz/regressions/$$name; \
+		echo "== $$name ($(FUZZ_SECONDS) s)"; \
+		$(BIN)/python $$harness fuzz/corpus/$$name fuzz/regressions/$$name \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
+			-artifact_prefix=fuzz/crashes/$$name/ -print_final_stats=1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

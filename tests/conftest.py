@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tollgate.client.account import Account
 from tollgate.client.api import StoreAPI
@@ -24,6 +25,20 @@ from tollgate.store.context import StoreContext, open_store
 from tollgate.store.folder import StoreFolder
 from tollgate.store.server import RunningServer, serve_in_thread
 from wheels import ClientDist, client_dist
+
+# The property tests (tests/unit/test_properties_*.py): a bounded number of examples per test,
+# so the suite stays fast; HYPOTHESIS_PROFILE=long (or any registered profile) to go further.
+settings.register_profile(
+    "suite",
+    max_examples=150,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long", max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 ROOT = Path(__file__).resolve().parent.parent
 MT = ROOT / "examples" / "mt"

@@ -34,18 +34,36 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import lzma
 import os
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 MIN_PYTHON = (3, 11)
 SETUP_NAMES = ("setup.json", "root.json")
 FETCH_TIMEOUT = 60.0
+MAX_SETUP_MEMBER = 16 * 1024 * 1024  # setup.json and root.json are kilobytes
+# Everything zipfile and json raise for a damaged archive: a short read, corrupt deflate or
+# LZMA data, a password (RuntimeError) or an unknown method (NotImplementedError, a
+# RuntimeError too), an offset before the start ("negative seek value", a ValueError), JSON
+# nested past the recursion limit (RecursionError, also a RuntimeError).
+_DAMAGED = (
+    OSError,
+    KeyError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 def default_program_dir() -> Path:
@@ -60,18 +78,28 @@ def default_program_dir() -> Path:
 
 
 def read_setup(pyz: Path) -> tuple[dict[str, Any], bytes]:
-    """``setup.json`` and ``root.json`` from the installer's own archive."""
+    """``setup.json`` and ``root.json`` from the installer's own archive; any damage is exit 4
+    with a message, never a traceback."""
     try:
         with zipfile.ZipFile(pyz) as zf:
-            setup, root = (zf.read(n) for n in SETUP_NAMES)
+            setup, root = (_member(zf, n) for n in SETUP_NAMES)
         doc = json.loads(setup)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except _DAMAGED as exc:
         raise SystemExit(_fail(f"this installer is damaged ({exc}); download it again", 4)) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("files"), dict):
         raise SystemExit(_fail("this installer's setup.json is damaged; download it again", 4))
     if hashlib.sha256(root).hexdigest() != doc.get("root_sha256"):
         raise SystemExit(_fail("this installer's root.json is not the one it names", 4))
     return doc, root
+
+
+def _member(zf: zipfile.ZipFile, name: str) -> bytes:
+    """One member's bytes, at most ``MAX_SETUP_MEMBER`` whatever its header claims."""
+    with zf.open(name) as member:
+        data = member.read(MAX_SETUP_MEMBER + 1)
+    if len(data) > MAX_SETUP_MEMBER:
+        raise ValueError(f"{name} is larger than {MAX_SETUP_MEMBER} bytes")
+    return data
 
 
 def wheels_for_machine(setup: dict[str, Any]) -> list[str]:

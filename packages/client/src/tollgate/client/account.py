@@ -1,6 +1,10 @@
 """A customer's account with one store: where the store is, the TUF root pinned at
 registration (kept in the account's ``tuf/`` folder, see client/trust.py), the licence key read
-through it, the key file, and unlocking ``PK``."""
+through it, the key file, and unlocking ``PK``.
+
+The account file is read strictly: `Account.from_json`, `load_account` and `accounts` raise
+`IntegrityFailure` naming the field (or the file) for a damaged one, never a KeyError.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +17,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tollgate.client.api import StoreAPI
 from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.client.trust import StoreTrust
-from tollgate.crypto import CryptoError
+from tollgate.crypto import CryptoError, bounded_json
 from tollgate.crypto.documents import public_key_from_b64
 from tollgate.crypto.keyfile import KeyFile, password_key, unseal_key
 from tollgate.crypto.keys import purchase_key
 from tollgate.runtime.home import ClientHome, read_json, write_json
 from tollgate.runtime.machine import machine_id
+from tollgate.wire.text import unstorable
+
+FIELDS = ("store_id", "store_name", "url", "customer_id", "root_fingerprint", "licence_key")
+MAX_FIELD = 2048
 
 
 def tuf_dir(home: ClientHome, store_id: str) -> Path:
@@ -45,15 +53,19 @@ class Account:
         }
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Account:
-        return cls(
-            obj["store_id"],
-            obj["store_name"],
-            obj["url"],
-            obj["customer_id"],
-            obj["root_fingerprint"],
-            obj["licence_key"],
-        )
+    def from_json(cls, obj: Any) -> Account:
+        """An account file's fields, each text of at most ``MAX_FIELD`` characters with no
+        control character; `IntegrityFailure` naming the first that is not."""
+        if not isinstance(obj, dict):
+            raise IntegrityFailure("the account file is damaged: it is not a JSON object")
+        for name in FIELDS:
+            value = obj.get(name)
+            if not isinstance(value, str) or not 0 < len(value) <= MAX_FIELD or unstorable(value):
+                raise IntegrityFailure(
+                    f"the account file is damaged: {name} is not text of 1 to {MAX_FIELD} "
+                    "characters"
+                )
+        return cls(*(obj[name] for name in FIELDS))
 
     @property
     def licence_public_key(self) -> Ed25519PublicKey:
@@ -107,7 +119,11 @@ class Unlocked:
 
 
 def accounts(home: ClientHome) -> list[Account]:
-    return [Account.from_json(a) for a in home.accounts()]
+    try:
+        found = home.accounts()
+    except bounded_json.BadJSON as exc:
+        raise IntegrityFailure(f"an account file is damaged: {exc}") from exc
+    return [Account.from_json(a) for a in found]
 
 
 def match_account(home: ClientHome, store: str) -> Account | None:
@@ -143,4 +159,8 @@ def find_account(home: ClientHome, store: str | None) -> Account:
 
 
 def load_account(home: ClientHome, store_id: str) -> Account:
-    return Account.from_json(read_json(home.account_path(store_id)))
+    """The account with ``store_id`` (OSError when there is no account file)."""
+    try:
+        return Account.from_json(read_json(home.account_path(store_id)))
+    except bounded_json.BadJSON as exc:
+        raise IntegrityFailure(f"the account file is damaged: {exc}") from exc

@@ -49,8 +49,8 @@ def _signed_file(
         raise IntegrityFailure(f"the catalog is malformed: {exc}") from exc
     expected = FileTarget(str(product["name"]), str(product["version"]), addon, listed["path"])
     info = trust.target(str(listed["target"]))
-    entry = info.custom
-    if named != expected or entry.get("name") != listed["path"]:
+    entry = info.custom  # TUF does not check custom: any JSON value, or None
+    if not isinstance(entry, dict) or named != expected or entry.get("name") != listed["path"]:
         raise IntegrityFailure(f"the catalog names {listed['target']} for another file")
     return {
         "path": listed["path"],

@@ -12,7 +12,6 @@ purchase, which the client makes and signs as ``tollgate buy`` does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from tollgate.client.errors import IntegrityFailure, UsageError
 from tollgate.client.install import Plan, plan_install
 from tollgate.client.install_list import verify_install_list
 from tollgate.client.purchase import KeptOrder
+from tollgate.crypto import bounded_json
 from tollgate.protocol.environment import Environment
 from tollgate.runtime.home import ClientHome
 from tollgate.wire import install_list
@@ -46,33 +46,45 @@ class Handed:
 
 
 def read_handed(argument: str) -> Handed:
-    """Read a ``tollgate://`` link or an install-list file."""
+    """Read a ``tollgate://`` link or an install-list file; `UsageError` for anything that is
+    neither (whatever its bytes)."""
     if argument.lower().startswith(SCHEME + ":"):
         try:
             return Handed(parse_link(argument), None, None)
         except BadHandOff as exc:
             raise UsageError(f"the link is not one Tollgate acts on: {exc}") from exc
-    # A desktop handler run with %u gets a downloaded file as a file:// URL.
-    split = urlsplit(argument)
-    path = Path(url2pathname(split.path) if split.scheme == "file" else argument)
+    path = _handed_path(argument)
     try:
         with path.open("rb") as f:
             raw = f.read(MAX_FILE + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a NUL in the name (a file URL's %00)
+        raise UsageError(f"cannot read {str(path)[:200]!r}: {exc}") from exc
     if len(raw) > MAX_FILE:
         raise UsageError(
             f"{path} is not a Tollgate install list: it is larger than any ({MAX_FILE:,} bytes)"
         )
     try:
-        document = json.loads(raw)
+        document = bounded_json.loads(raw, max_size=MAX_FILE)
         listed = install_list.parse(document)
-    except (ValueError, install_list.MalformedInstallList) as exc:
+    except (bounded_json.BadJSON, install_list.MalformedInstallList) as exc:
         # Not one at all (a wrong file): a usage error. One that parses but does not match the
         # store's signed metadata is refused as tampered, later (plan_handoff).
         raise UsageError(f"{path} is not a Tollgate install list: {exc}") from exc
     handoff = listed.handoff or HandOff("install", listed.store_id, listed.product)
     return Handed(handoff, document, listed.store_url)
+
+
+def _handed_path(argument: str) -> Path:
+    """The file handed over: a path, or the file:// URL a desktop handler run with %u gets."""
+    if not argument.lower().startswith("file:"):
+        return Path(argument)
+    try:
+        split = urlsplit(argument)
+    except ValueError as exc:  # "file://[": a bracket read as an IPv6 address
+        raise UsageError(f"{argument[:200]!r} is not a file URL: {exc}") from exc
+    return Path(url2pathname(split.path))
 
 
 def account_for(home: ClientHome, handed: Handed) -> Account:

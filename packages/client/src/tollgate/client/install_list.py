@@ -12,6 +12,9 @@ Checks, in order, each failing with exit status 4 and nothing installed:
 - the installs are exactly the release's files for this environment, as the release target
   lists them: none left out, none added;
 - at least one core file is listed.
+
+`verify_install_list` raises only `IntegrityFailure`, whatever the list or the release
+target's ``custom`` hold (a signed ``"requires": null`` included).
 """
 
 from __future__ import annotations
@@ -116,16 +119,26 @@ def verify_install_list(
     if listed.release != release_target(product, listed.version):
         raise IntegrityFailure("the install list names a release target of another product")
     release = trust.target(listed.release).custom
+    if not isinstance(release, dict):
+        raise IntegrityFailure(f"the signed release {listed.release} is not an object")
     if (release.get("kind"), release.get("product"), release.get("version")) != (
         "release",
         product,
         listed.version,
     ):
         raise IntegrityFailure(f"{listed.release} is not {product}'s release {listed.version}")
-    notes = str(release.get("notes") or "")
+    notes = release.get("notes") or ""
+    requires = release.get("requires", [])
+    if not isinstance(notes, str) or not (
+        isinstance(requires, list) and all(isinstance(r, str) for r in requires)
+    ):
+        raise IntegrityFailure(
+            f"the signed release {listed.release} gives its notes or requirements oddly; the "
+            "store must publish it again"
+        )
     if listed.notices != ((notes,) if notes else ()):
         raise IntegrityFailure("the install list's notice is not the release's signed notes")
-    requires = tuple(str(r) for r in release.get("requires", []))
+    requires = tuple(requires)
     if sorted(listed.requires) != sorted(requires):
         raise IntegrityFailure("the install list's requirements are not the signed ones")
     files = tuple(_planned(trust, product, listed.version, i, environment) for i in listed.installs)

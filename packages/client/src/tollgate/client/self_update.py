@@ -113,7 +113,7 @@ def fetch_wheels(
     ]
     paths, fetched = [], 0
     for info, requirement in wanted:
-        custom = info.custom
+        custom = info.custom if isinstance(info.custom, dict) else {}  # TUF leaves it unchecked
         if requirement is not None and (
             custom.get("kind"),
             custom.get("client"),

@@ -20,13 +20,17 @@ wheels published for it; a machine takes, for every pin, the wheel whose tags it
 --no-deps``. A pin with no wheel for the machine is named, not guessed at.
 
 Only the latest release is listed by the client role, as for products, so an older program is
-no longer a target and cannot be offered again. Reading here is pure (bytes in, values out).
+no longer a target and cannot be offered again. Reading here is pure (bytes in, values out),
+and raises only `BadClientRelease` whatever the bytes: a wheel's members must be stored or
+deflated and not encrypted (what wheel builders write); corrupt data, impossible offsets and
+oversized fields (a version of more than 64 characters) are refused by name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import re
 import zipfile
 import zlib
@@ -58,6 +62,21 @@ MAX_UNPACKED = 512 * 1024 * 1024  # one wheel's files, unpacked
 _PIN = re.compile(r"([a-z0-9]+(?:-[a-z0-9]+)*)==([A-Za-z0-9.+!_-]{1,64})")
 _FILE = re.compile(r"[A-Za-z0-9._+!-]{1,200}\.whl")
 _HASH_OPTION = re.compile(r"--hash[= ](sha256:[0-9a-f]{64})")
+MAX_REQUIRES_PYTHON = 200
+# What zipfile raises for a damaged archive beyond BadZipFile: a short read, corrupt deflate or
+# LZMA data, an offset before the start of the file ("negative seek value"), a version it does
+# not read ("zip file version 25.5", NotImplementedError, from the constructor itself).
+_ZIP_ERRORS = (
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    zlib.error,
+    lzma.LZMAError,
+    ValueError,
+)
+_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _REQUIREMENT_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;]+)\s*(?:;.*)?")
 
 
@@ -109,6 +128,7 @@ class Wheel:
         try:
             with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
                 for info in zf.infolist():
+                    _check_member(self.file_name, info)
                     if info.is_dir():
                         continue
                     digest = hashlib.sha256()
@@ -121,10 +141,25 @@ class Wheel:
                                 )
                             digest.update(block)
                     yield info.filename, digest.hexdigest()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error) as exc:
+        except BadClientRelease:
+            raise
+        except _ZIP_ERRORS as exc:
             raise BadClientRelease(f"{self.file_name} is not a readable wheel: {exc}") from exc
-        except NotImplementedError as exc:
-            raise BadClientRelease(f"{self.file_name} uses an unsupported zip feature") from exc
+
+
+def _check_member(file_name: str, info: zipfile.ZipInfo) -> None:
+    """A member zipfile can read without a password or a codec wheels never use (zipfile
+    raises RuntimeError and NotImplementedError for those), with a name (``is_dir`` raises
+    IndexError for an empty one)."""
+    if not info.filename:
+        raise BadClientRelease(f"{file_name} holds a member with no name")
+    if info.flag_bits & 0x1:
+        raise BadClientRelease(f"{file_name}: {info.filename[:100]!r} is encrypted")
+    if info.compress_type not in _COMPRESSIONS:
+        raise BadClientRelease(
+            f"{file_name}: {info.filename[:100]!r} uses zip compression method "
+            f"{info.compress_type}; a wheel's members are stored or deflated"
+        )
 
 
 def read_wheel(file_name: str, data: bytes) -> Wheel:
@@ -141,20 +176,23 @@ def read_wheel(file_name: str, data: bytes) -> Wheel:
     if _PIN.fullmatch(pin(name, str(version))) is None:
         raise BadClientRelease(f"{file_name} names a package or version this format refuses")
     metadata = _metadata(file_name, data)
-    said = (canonicalize_name(metadata.get("Name", "")), metadata.get("Version", ""))
+    said = (canonicalize_name(str(metadata.get("Name", ""))), str(metadata.get("Version", "")))
+    if len(said[0]) > 200 or len(said[1]) > 64:
+        raise BadClientRelease(f"{file_name}'s METADATA names a package or version too long")
     try:
         if said[0] != name or Version(said[1]) != version:
             raise BadClientRelease(f"{file_name} holds {said[0]} {said[1]}, not what it is named")
     except InvalidVersion as exc:
         raise BadClientRelease(f"{file_name} has no usable version in its METADATA") from exc
+    requires_python = metadata.get("Requires-Python")
     return Wheel(
         file_name,
         data,
         name,
         str(version),
         frozenset(tags),
-        tuple(metadata.get_all("Requires-Dist") or ()),
-        metadata.get("Requires-Python"),
+        tuple(str(r) for r in metadata.get_all("Requires-Dist") or ()),
+        None if requires_python is None else str(requires_python),
     )
 
 
@@ -173,11 +211,18 @@ def _metadata(file_name: str, data: bytes) -> Any:
             info = zf.getinfo(names[0])
             if info.file_size > MAX_METADATA:
                 raise BadClientRelease(f"{file_name}'s METADATA is too large")
-            text = zf.read(info).decode("utf-8")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+            _check_member(file_name, info)
+            with zf.open(info) as member:  # what the header claims may be a lie: read no more
+                raw = member.read(MAX_METADATA + 1)
+            if len(raw) > MAX_METADATA:
+                raise BadClientRelease(f"{file_name}'s METADATA is too large")
+            text = raw.decode("utf-8")
+    except BadClientRelease:
+        raise
+    except UnicodeDecodeError as exc:
+        raise BadClientRelease(f"{file_name}'s METADATA is not UTF-8: {exc}") from exc
+    except _ZIP_ERRORS as exc:
         raise BadClientRelease(f"{file_name} is not a readable wheel: {exc}") from exc
-    except (UnicodeDecodeError, NotImplementedError) as exc:
-        raise BadClientRelease(f"{file_name}'s METADATA is unreadable: {exc}") from exc
     return HeaderParser().parsestr(text)
 
 
@@ -215,11 +260,17 @@ def program_file_name(version: str) -> str:
 
 def read_release(custom: Mapping[str, Any], version: str) -> ProgramRelease:
     """The release ``custom`` describes, which must be the download program ``version``."""
+    if not isinstance(custom, Mapping):
+        raise BadClientRelease(f"the target of the download program {version} is not an object")
     if (custom.get("kind"), custom.get("version")) != (CLIENT_KIND, version):
         raise BadClientRelease(f"the target is not the download program {version}")
     requires_python = custom.get("requires_python")
     requirements = custom.get("requirements")
-    if not isinstance(requires_python, str) or not isinstance(requirements, dict):
+    if (
+        not isinstance(requires_python, str)
+        or len(requires_python) > MAX_REQUIRES_PYTHON
+        or not isinstance(requirements, dict)
+    ):
         raise BadClientRelease(f"the download program {version} is described oddly")
     try:
         SpecifierSet(requires_python)
@@ -233,7 +284,7 @@ def read_release(custom: Mapping[str, Any], version: str) -> ProgramRelease:
             not isinstance(p, str)
             or _PIN.fullmatch(p) is None
             or not isinstance(files, list)
-            or not files
+            or not 0 < len(files) <= MAX_WHEELS
             or not all(isinstance(f, str) and _FILE.fullmatch(f) for f in files)
         ):
             raise BadClientRelease(f"{version} names a requirement oddly: {p!r}")

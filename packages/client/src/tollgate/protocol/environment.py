@@ -23,8 +23,9 @@ from typing import Any
 
 from packaging import tags as packaging_tags
 
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_.]{0,79}$")
-FIELD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+~-]{0,79}$")
+# Matched whole: \A…\Z, since $ also matches before a trailing newline ("cp311\n").
+TAG_RE = re.compile(r"\A[a-z0-9][a-z0-9_.]{0,79}\Z")
+FIELD_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.+~-]{0,79}\Z")
 MAX_TAGS = 200
 FIELDS = ("os", "release", "machine", "python", "implementation")
 
@@ -69,7 +70,7 @@ class Environment:
             machine=_field_value(platform.machine()),
             python=platform.python_version(),
             implementation=platform.python_implementation().lower(),
-            tags=frozenset(t for t in names if TAG_RE.match(t)),
+            tags=frozenset(t for t in names if TAG_RE.fullmatch(t)),
         )
 
     @classmethod
@@ -104,17 +105,17 @@ class Environment:
         tags: set[str] = set()
         for key, value in items:
             if key == "tag":
-                if not TAG_RE.match(value):
-                    raise BadEnvironment(f"tag {value[:40]!r} is not a packaging.tags name")
+                if not isinstance(value, str) or not TAG_RE.fullmatch(value):
+                    raise BadEnvironment(f"tag {str(value)[:40]!r} is not a packaging.tags name")
                 tags.add(value)
                 if len(tags) > MAX_TAGS:
                     raise BadEnvironment(f"at most {MAX_TAGS} tags")
             elif key in FIELDS:
-                if key in fields or not FIELD_RE.match(value):
+                if key in fields or not isinstance(value, str) or not FIELD_RE.fullmatch(value):
                     raise BadEnvironment(f"{key} must be given once, as a short plain value")
                 fields[key] = value
             else:
-                raise BadEnvironment(f"unknown environment parameter {key[:40]!r}")
+                raise BadEnvironment(f"unknown environment parameter {str(key)[:40]!r}")
         missing = [f for f in FIELDS if f not in fields]
         if missing:
             raise BadEnvironment(f"missing environment parameters: {', '.join(missing)}")

@@ -7,7 +7,8 @@ refused. Strings are written as ECMAScript's ``JSON.stringify`` writes them (whi
 ``json.dumps`` with ``ensure_ascii=False`` does: short escapes for ``\\b \\t \\n \\f \\r``,
 ``\\u00xx`` for other control characters, everything else as UTF-8); a lone surrogate is
 refused. Object keys are sorted by their UTF-16 code units. ``tests/unit/test_canonical.py``
-checks it against the ``rfc8785`` package.
+checks it against the ``rfc8785`` package. Lists and objects nest at most ``MAX_DEPTH`` levels
+(crypto/bounded_json.py): deeper is refused with ``ValueError``, never ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 from json.encoder import encode_basestring  # what json.dumps(s, ensure_ascii=False) calls
 from typing import Any
 
+from tollgate.crypto.bounded_json import MAX_DEPTH
+
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def dumps(value: Any) -> bytes:
     """The canonical UTF-8 bytes of ``value``; ValueError for what JCS (or Tollgate) refuses."""
     out: list[str] = []
-    _write(value, out)
+    _write(value, out, 0)
     try:
         return "".join(out).encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -33,7 +36,9 @@ def _utf16(key: str) -> bytes:
     return key.encode("utf-16-be", "surrogatepass")
 
 
-def _write(value: Any, out: list[str]) -> None:
+def _write(value: Any, out: list[str], depth: int) -> None:
+    if isinstance(value, list | tuple | dict) and depth >= MAX_DEPTH:
+        raise ValueError(f"lists and objects are nested deeper than {MAX_DEPTH} levels")
     if value is None or isinstance(value, bool):
         out.append({None: "null", True: "true", False: "false"}[value])
     elif isinstance(value, int):
@@ -47,7 +52,7 @@ def _write(value: Any, out: list[str]) -> None:
         for i, item in enumerate(value):
             if i:
                 out.append(",")
-            _write(item, out)
+            _write(item, out, depth + 1)
         out.append("]")
     elif isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
@@ -58,7 +63,7 @@ def _write(value: Any, out: list[str]) -> None:
                 out.append(",")
             out.append(encode_basestring(key))
             out.append(":")
-            _write(value[key], out)
+            _write(value[key], out, depth + 1)
         out.append("}")
     elif isinstance(value, float):
         raise ValueError("Tollgate documents hold no floating-point numbers")

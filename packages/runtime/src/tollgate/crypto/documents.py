@@ -2,7 +2,9 @@
 
 The envelope is ``{"signed": {...}, "signatures": [{"keyid": hex, "sig": base64}]}``, the shape
 TUF uses, where ``keyid`` is the SHA-256 of the raw public key. The caller names the key it
-expects; the envelope never chooses its own key.
+expects; the envelope never chooses its own key. `verify_document` raises only
+`SignatureError`, whatever the envelope holds: a body that is not canonical JSON (a float, an
+integer beyond 2^53 − 1, nesting deeper than canonical.MAX_DEPTH) cannot have been signed.
 """
 
 from __future__ import annotations
@@ -47,9 +49,15 @@ def verify_document(envelope: Any, public_key: Ed25519PublicKey) -> dict[str, An
     """Return ``envelope["signed"]`` if a signature by ``public_key`` verifies over it."""
     if not isinstance(envelope, dict) or not isinstance(envelope.get("signed"), dict):
         raise SignatureError("not a signed document")
+    signatures = envelope.get("signatures")
+    if not isinstance(signatures, list):
+        raise SignatureError("the signed document has no list of signatures")
     want = key_id(public_key)
-    body = canonical.dumps(envelope["signed"])
-    for entry in envelope.get("signatures") or []:
+    try:
+        body = canonical.dumps(envelope["signed"])
+    except ValueError as exc:
+        raise SignatureError(f"the signed body is not canonical JSON: {exc}") from exc
+    for entry in signatures:
         if not isinstance(entry, dict) or entry.get("keyid") != want:
             continue
         try:

@@ -8,6 +8,20 @@ field (binding, ids, salts) can be changed without the file failing to open.
 Bindings (DESIGN.md section 4): ``machine`` (the machine id), ``password`` (Argon2id of the
 password with its own salt), ``machine+password`` and ``none``. ``none`` protects nothing and
 exists for throwaway environments.
+
+Reading a key file (`KeyFile.from_bytes`) raises only `IntegrityError`, naming what is wrong.
+What a file may ask for is bounded, since a key file can come from anywhere (a copied folder,
+a backup): at most 64 KiB of JSON nested at most 32 levels; ``salt`` exactly 32 bytes,
+``nonce`` exactly 12, ``ciphertext`` 16 to 1024 bytes; ids 1 to 200 printable characters;
+and Argon2id parameters within
+
+    salt          8 to 64 bytes
+    lanes         1 to 16
+    iterations    1 to 10
+    memory_cost   8 × lanes to 262 144 KiB (256 MiB)
+
+so opening a file costs at most a few seconds and 256 MiB, whatever it says. The file written
+by `seal_key` (64 MiB, 3 iterations, 4 lanes, a 16-byte salt) is well inside them.
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,11 +38,23 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from tollgate.crypto import canonical
+from tollgate.crypto import bounded_json, canonical
 from tollgate.crypto.errors import BindingError, IntegrityError
 from tollgate.crypto.kdf import hkdf
 
 FORMAT = "tollgate-keyfile/1"
+MAX_KEYFILE = 64 * 1024
+FIELDS = {"format", "store_id", "customer_id", "binding", "salt", "nonce", "argon2", "ciphertext"}
+SALT_SIZE = 32
+NONCE_SIZE = 12
+CIPHERTEXT_SIZES = (16, 1024)  # the AES-GCM tag alone, up to far more than any key
+MAX_ID = 200
+# A store or customer id: printable ASCII, no space (ids are generated: st_…, cu_…).
+_ID = re.compile(rf"[!-~]{{1,{MAX_ID}}}")
+ARGON2_SALT_SIZES = (8, 64)
+ARGON2_LANES = (1, 16)
+ARGON2_ITERATIONS = (1, 10)
+ARGON2_MAX_MEMORY = 256 * 1024  # KiB; Argon2 itself needs at least 8 KiB per lane
 
 
 class Binding(StrEnum):
@@ -54,6 +81,24 @@ class Argon2Params:
     iterations: int = 3
     lanes: int = 4
 
+    def __post_init__(self) -> None:
+        problem = self.problem()
+        if problem is not None:
+            raise ValueError(problem)
+
+    def problem(self) -> str | None:
+        """What puts these parameters outside the documented bounds, or ``None``."""
+        for name, value, (low, high) in (
+            ("salt", len(self.salt), ARGON2_SALT_SIZES),
+            ("lanes", self.lanes, ARGON2_LANES),
+            ("iterations", self.iterations, ARGON2_ITERATIONS),
+            ("memory_cost", self.memory_cost, (8 * self.lanes, ARGON2_MAX_MEMORY)),
+        ):
+            if not low <= value <= high:
+                unit = " bytes long" if name == "salt" else ""
+                return f"argon2 {name} must be {low} to {high}{unit}, not {value}"
+        return None
+
     def derive(self, password: str) -> bytes:
         return Argon2id(
             salt=self.salt,
@@ -72,18 +117,49 @@ class Argon2Params:
         }
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Argon2Params:
-        return cls(
-            _unb64(obj["salt"]), int(obj["memory_cost"]), int(obj["iterations"]), int(obj["lanes"])
-        )
+    def from_json(cls, obj: Any) -> Argon2Params:
+        """Parameters read from a key file; `IntegrityError` unless within the bounds above."""
+        if not isinstance(obj, dict) or set(obj) != {"salt", "memory_cost", "iterations", "lanes"}:
+            raise IntegrityError(
+                "key file is malformed: argon2 must hold salt, memory_cost, iterations, lanes"
+            )
+        numbers = [obj[k] for k in ("memory_cost", "iterations", "lanes")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+            raise IntegrityError("key file is malformed: argon2 parameters must be whole numbers")
+        salt = _unb64(obj["salt"], "argon2.salt")
+        try:
+            return cls(salt, *numbers)
+        except ValueError as exc:
+            raise IntegrityError(f"key file is malformed: {exc}") from exc
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text, validate=True)
+def _unb64(text: Any, field: str, sizes: tuple[int, int] | None = None) -> bytes:
+    """Base64 of a field, of a length within ``sizes``; `IntegrityError` naming the field."""
+    if not isinstance(text, str) or len(text) > 2 * MAX_KEYFILE:
+        raise IntegrityError(f"key file is malformed: {field} must be base64 text")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError as exc:  # binascii.Error, and ValueError itself for non-ASCII text
+        raise IntegrityError(f"key file is malformed: {field} is not base64") from exc
+    if sizes is not None and not sizes[0] <= len(data) <= sizes[1]:
+        want = sizes[0] if sizes[0] == sizes[1] else f"{sizes[0]} to {sizes[1]}"
+        raise IntegrityError(
+            f"key file is malformed: {field} must be {want} bytes, not {len(data)}"
+        )
+    return data
+
+
+def _id(doc: dict[str, Any], field: str) -> str:
+    value = doc.get(field)
+    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+        raise IntegrityError(
+            f"key file is malformed: {field} must be 1 to {MAX_ID} printable characters"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -117,22 +193,35 @@ class KeyFile:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> KeyFile:
+        """Parse a key file; `IntegrityError` (saying what is wrong) for anything else."""
         try:
-            doc = json.loads(data)
-            if doc.get("format") != FORMAT:
-                raise IntegrityError("not a Tollgate key file")
-            argon = doc.get("argon2")
-            return cls(
-                store_id=str(doc["store_id"]),
-                customer_id=str(doc["customer_id"]),
-                binding=Binding(doc["binding"]),
-                salt=_unb64(doc["salt"]),
-                nonce=_unb64(doc["nonce"]),
-                ciphertext=_unb64(doc["ciphertext"]),
-                argon2=Argon2Params.from_json(argon) if argon else None,
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise IntegrityError("key file is malformed") from exc
+            doc = bounded_json.loads(data, max_size=MAX_KEYFILE)
+        except bounded_json.BadJSON as exc:
+            raise IntegrityError(f"key file is malformed: {exc}") from exc
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise IntegrityError("not a Tollgate key file")
+        unknown = sorted(set(doc) - FIELDS)
+        if unknown:  # not covered by the seal's associated data: refused, not ignored
+            raise IntegrityError(f"key file is malformed: unknown field {unknown[0][:40]!r}")
+        try:
+            binding = Binding(str(doc.get("binding")))
+        except ValueError as exc:
+            raise IntegrityError(
+                f"key file is malformed: binding must be one of {', '.join(Binding)}"
+            ) from exc
+        argon = doc.get("argon2")
+        argon2 = None if argon is None else Argon2Params.from_json(argon)
+        if binding.needs_password and argon2 is None:
+            raise IntegrityError(f"key file is malformed: binding {binding} needs argon2")
+        return cls(
+            store_id=_id(doc, "store_id"),
+            customer_id=_id(doc, "customer_id"),
+            binding=binding,
+            salt=_unb64(doc.get("salt"), "salt", (SALT_SIZE, SALT_SIZE)),
+            nonce=_unb64(doc.get("nonce"), "nonce", (NONCE_SIZE, NONCE_SIZE)),
+            ciphertext=_unb64(doc.get("ciphertext"), "ciphertext", CIPHERTEXT_SIZES),
+            argon2=argon2,
+        )
 
 
 def _binding_inputs(binding: Binding, machine_id: str | None, password_key: bytes | None) -> bytes:

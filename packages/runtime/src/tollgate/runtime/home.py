@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tollgate.crypto import bounded_json
 from tollgate.files import write_atomic
 from tollgate.runtime.state import ClientState
 
@@ -53,8 +54,18 @@ def write_json(path: Path, obj: Any) -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=True).encode() + b"\n")
 
 
+MAX_JSON_FILE = 16 * 1024 * 1024  # an account, a licence: kilobytes
+
+
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+    """A JSON file of the client's folder: OSError when it cannot be read, ``BadJSON`` (a
+    ValueError saying why) when it is not bounded JSON (crypto/bounded_json.py)."""
+    with path.open("rb") as f:
+        data = f.read(MAX_JSON_FILE + 1)
+    try:
+        return bounded_json.loads(data, max_size=MAX_JSON_FILE)
+    except bounded_json.BadJSON as exc:
+        raise bounded_json.BadJSON(f"{path}: {exc}") from exc
 
 
 class ClientHome:

@@ -21,6 +21,8 @@ store would read that as a deleted use). It is sealed with AES-256-GCM under a k
 ``K`` (crypto/keys.py ``time_mark_key``), store and customer bound as associated data: it cannot
 be edited, or moved between customers; it can only be removed or replaced by an older copy of
 itself, which the store notices at the next renewal (store/services/renewal.py).
+`open_meter` raises only `IntegrityError`: the sealed text is at most ``MAX_SEALED``
+characters of bounded JSON (crypto/bounded_json.py), its nonce 12 bytes.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tollgate.crypto import bounded_json
 from tollgate.crypto.errors import IntegrityError
 from tollgate.crypto.kdf import encode_info
 
 FORMAT = 1
+MAX_SEALED = 1024 * 1024  # a meter counts a few orders; a megabyte is thousands of them
 
 
 @dataclass
@@ -69,7 +73,13 @@ class Meter:
 
     @classmethod
     def from_json(cls, raw: Any) -> Meter:
-        mark = None if raw["mark"] is None else dt.datetime.fromisoformat(raw["mark"])
+        """A meter's fields; ValueError (or KeyError, TypeError) when one is wrong."""
+        if not isinstance(raw, dict):
+            raise ValueError("the meter is not an object")
+        text = raw["mark"]
+        if text is not None and not isinstance(text, str):
+            raise ValueError("the mark is not a date-time")
+        mark = None if text is None else dt.datetime.fromisoformat(text)
         if mark is not None and mark.tzinfo is None:
             raise ValueError("the mark has no time zone")
         return cls(
@@ -107,16 +117,18 @@ def seal_meter(key: bytes, store_id: str, customer_id: str, meter: Meter) -> str
 
 
 def open_meter(key: bytes, store_id: str, customer_id: str, text: str) -> Meter:
+    """The meter sealed in ``text``; `IntegrityError` for anything else."""
     try:
-        doc = json.loads(text)
-        if doc["format"] != FORMAT:
+        doc = bounded_json.loads(text, max_size=MAX_SEALED)
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ValueError("unknown format")
+        nonce = base64.b64decode(doc["nonce"], validate=True)
+        if len(nonce) != 12:
+            raise ValueError("the nonce is not 12 bytes")
         plain = AESGCM(key).decrypt(
-            base64.b64decode(doc["nonce"]),
-            base64.b64decode(doc["sealed"]),
-            _aad(store_id, customer_id),
+            nonce, base64.b64decode(doc["sealed"], validate=True), _aad(store_id, customer_id)
         )
-        return Meter.from_json(json.loads(plain))
+        return Meter.from_json(bounded_json.loads(plain, max_size=MAX_SEALED))
     except (InvalidTag, ValueError, KeyError, TypeError) as exc:
         raise IntegrityError("the meter is damaged or not this customer's") from exc
 

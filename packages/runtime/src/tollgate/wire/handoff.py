@@ -11,7 +11,9 @@ A link or file is a *request*, never an authority: it names no URL to contact (t
 only to the store it registered with, through the root it pinned), no price and no file. What
 will be installed and what it costs come from the store's TUF metadata, and the customer
 confirms before anything is bought. So parsing is strict: one scheme, two actions, three known
-parameters each given once, names that are plain target segments; anything else is refused.
+parameters each given once, names that are plain target segments (matched whole: no trailing
+newline, no control character); anything else is refused. `parse_link` raises only
+`BadHandOff`, whatever the text.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tollgate.wire.targets import NAME_RE
 
 SCHEME = "tollgate"
 ACTIONS = ("install", "buy")
-STORE_ID_RE = re.compile(r"^st_[A-Za-z0-9]{1,64}$")
+STORE_ID_RE = re.compile(r"\Ast_[A-Za-z0-9]{1,64}\Z")  # \A…\Z: whole with match or fullmatch
 MAX_LINK = 512
 
 
@@ -43,15 +45,17 @@ class HandOff:
     addon: str | None = None
 
     def __post_init__(self) -> None:
-        if self.action not in ACTIONS:
-            raise BadHandOff(f"the action must be install or buy, not {self.action[:20]!r}")
-        if not STORE_ID_RE.match(self.store_id):
+        if not isinstance(self.action, str) or self.action not in ACTIONS:
+            raise BadHandOff(f"the action must be install or buy, not {str(self.action)[:20]!r}")
+        if not isinstance(self.store_id, str) or not STORE_ID_RE.fullmatch(self.store_id):
             raise BadHandOff("the store id is not a store id")
-        if not NAME_RE.match(self.product):
+        if not isinstance(self.product, str) or not NAME_RE.fullmatch(self.product):
             raise BadHandOff("the product name is not a product name")
         if (self.action == "buy") != (self.addon is not None):
             raise BadHandOff("buy names an add-on; install names none")
-        if self.addon is not None and not NAME_RE.match(self.addon):
+        if self.addon is not None and not (
+            isinstance(self.addon, str) and NAME_RE.fullmatch(self.addon)
+        ):
             raise BadHandOff("the add-on name is not an add-on name")
 
     def link(self) -> str:
@@ -67,7 +71,10 @@ def parse_link(url: str) -> HandOff:
         raise BadHandOff(f"the link is longer than {MAX_LINK} characters")
     if not url.isascii() or any(c.isspace() or ord(c) < 32 for c in url):
         raise BadHandOff("the link holds characters a link may not")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "tollgate://[": urllib reads a bracket as an IPv6 address
+        raise BadHandOff(f"the link cannot be read as a URL: {exc}") from exc
     if parts.scheme != SCHEME:
         raise BadHandOff(f"not a {SCHEME}:// link")
     if parts.path not in ("", "/") or parts.fragment or "@" in parts.netloc:

@@ -21,6 +21,10 @@ target for ``notice`` and ``require``, each file's target for ``install``), so t
 HTTP answer decides nothing TUF does not also say. ``entry`` is the target's ``custom``, the
 patent's install command: name, version, function, revision, parts (length and SHA-256 each)
 and the decompressed size.
+
+`parse` raises only `MalformedInstallList`, whatever the value: every text field is a
+non-empty string of bounded length (``MAX_TEXT``; a notice ``MAX_NOTICE``) without control
+characters (a notice may hold tabs and newlines), at most ``MAX_COMMANDS`` commands.
 """
 
 from __future__ import annotations
@@ -29,9 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tollgate.wire.handoff import BadHandOff, HandOff
+from tollgate.wire.text import clean, unstorable
 
 MEDIA_TYPE = "application/vnd.tollgate.install-list+json"
 FORMAT = 1
+MAX_TEXT = 16 * 1024  # a target name, a URL, a requirement
+MAX_NOTICE = 64 * 1024  # the release's notes
+MAX_COMMANDS = 100_000
 
 
 class MalformedInstallList(ValueError):
@@ -111,8 +119,21 @@ def build(
 
 def _str(doc: dict[str, Any], key: str) -> str:
     value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise MalformedInstallList(f"{key} must be a non-empty string")
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
+        raise MalformedInstallList(f"{key} must be a string of 1 to {MAX_TEXT} characters")
+    bad = unstorable(value)
+    if bad is not None:
+        raise MalformedInstallList(f"{key} holds {bad}")
+    return value
+
+
+def _notice(cmd: dict[str, Any]) -> str:
+    """A notice's text: the release's notes, which may span lines."""
+    value = cmd.get("text")
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_NOTICE:
+        raise MalformedInstallList(f"a notice must be text of 1 to {MAX_NOTICE} characters")
+    if clean(value) != value or unstorable(value.replace("\t", " ").replace("\n", " ")):
+        raise MalformedInstallList("a notice holds control characters")
     return value
 
 
@@ -129,19 +150,22 @@ def parse(doc: Any) -> InstallList:
     """Read the structure of an install list (nothing here is trusted yet)."""
     if not isinstance(doc, dict) or doc.get("type") != "install-list":
         raise MalformedInstallList("not an install list")
-    if doc.get("format") != FORMAT:
-        raise MalformedInstallList(f"install list format {doc.get('format')!r} is not {FORMAT}")
+    found = doc.get("format")
+    if isinstance(found, bool) or found != FORMAT:
+        raise MalformedInstallList(f"install list format {str(found)[:20]!r} is not {FORMAT}")
     client = doc.get("client")
     commands = doc.get("commands")
     if not isinstance(client, dict) or not isinstance(commands, list):
         raise MalformedInstallList("client and commands are required")
+    if len(commands) > MAX_COMMANDS:
+        raise MalformedInstallList(f"an install list has at most {MAX_COMMANDS} commands")
     notices: list[str] = []
     requires: list[str] = []
     installs: list[Install] = []
     for i, cmd in enumerate(commands):
         kind = cmd.get("command") if isinstance(cmd, dict) else None
         if kind == "notice":
-            notices.append(_str(cmd, "text"))
+            notices.append(_notice(cmd))
         elif kind == "require":
             requires.append(_str(cmd, "requirement"))
         elif kind == "install" and isinstance(cmd.get("entry"), dict):
@@ -149,6 +173,8 @@ def parse(doc: Any) -> InstallList:
         else:
             raise MalformedInstallList(f"command {i} is not notice, require or install")
     version = client.get("version")
+    if version is not None:
+        version = _str(client, "version")
     store_id, product = _str(doc, "store_id"), _str(doc, "product")
     return InstallList(
         store_id=store_id,
@@ -156,7 +182,7 @@ def parse(doc: Any) -> InstallList:
         product=product,
         version=_str(doc, "version"),
         release=_str(doc, "release"),
-        client_version=version if isinstance(version, str) else None,
+        client_version=version,
         notices=tuple(notices),
         requires=tuple(requires),
         installs=tuple(installs),

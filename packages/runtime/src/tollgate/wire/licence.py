@@ -24,6 +24,7 @@ from tollgate.crypto.documents import verify_document
 
 LICENCE_TYPE = "licence"
 LEASE = dt.timedelta(days=14)
+MAX_TEXT = 1024  # any one text field of a licence
 
 
 @dataclass(frozen=True)
@@ -54,30 +55,56 @@ class Policy:
     @classmethod
     def from_json(cls, raw: Any) -> Policy:
         """Strict: a policy field this runtime does not know is refused, never ignored (an
-        older runtime must not run an add-on under rules it cannot enforce)."""
+        older runtime must not run an add-on under rules it cannot enforce). Raises only
+        ValueError, naming the field."""
         if not isinstance(raw, dict):
             raise ValueError("policy must be an object")
         known = {"kind", "not_after", "hours", "os_release", "uses", "per_use", "offline_uses"}
         if set(raw) - known:
             raise ValueError(f"unknown policy fields {sorted(set(raw) - known)}")
-        hours = raw.get("hours")
-        per_use = raw.get("per_use")
-        not_after = raw.get("not_after")
+        hours, per_use = raw.get("hours"), raw.get("per_use")
+        not_after, os_release = raw.get("not_after"), raw.get("os_release")
+        if hours is not None and not (
+            isinstance(hours, list) and len(hours) == 2 and all(_is_int(h) for h in hours)
+        ):
+            raise ValueError("policy hours must be two whole hours [start, end]")
+        if per_use is not None and not (
+            isinstance(per_use, dict)
+            and set(per_use) == {"amount", "currency"}
+            and _is_int(per_use["amount"])
+            and isinstance(per_use["currency"], str)
+        ):
+            raise ValueError("policy per_use must be {amount: whole number, currency: text}")
+        if os_release is not None and not isinstance(os_release, str):
+            raise ValueError("policy os_release must be text")
         policy = cls(
             not_after=None if not_after is None else _instant(not_after),
-            hours=None if hours is None else (int(hours[0]), int(hours[1])),
-            os_release=None if raw.get("os_release") is None else str(raw["os_release"]),
-            uses=None if raw.get("uses") is None else int(raw["uses"]),
-            per_use=None if per_use is None else (int(per_use["amount"]), str(per_use["currency"])),
-            offline_uses=None if raw.get("offline_uses") is None else int(raw["offline_uses"]),
+            hours=None if hours is None else (hours[0], hours[1]),
+            os_release=os_release,
+            uses=_optional_int(raw, "uses"),
+            per_use=None if per_use is None else (per_use["amount"], per_use["currency"]),
+            offline_uses=_optional_int(raw, "offline_uses"),
         )
         if policy.hours is not None and not all(0 <= h <= 23 for h in policy.hours):
             raise ValueError("policy hours must be within 0..23")
         return policy
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _optional_int(raw: dict[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    if value is not None and not _is_int(value):
+        raise ValueError(f"policy {key} must be a whole number")
+    return value
+
+
 def _instant(text: Any) -> dt.datetime:
-    value = dt.datetime.fromisoformat(str(text))
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        raise ValueError("an instant must be an ISO 8601 date-time")
+    value = dt.datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone")
     return value
@@ -162,36 +189,55 @@ def parse_licence(
     """Verify the signature and that the licence is this store's and this customer's."""
     body = verify_document(envelope, licence_key)
     try:
-        if body["type"] != LICENCE_TYPE or body["format"] != 1:
+        if body.get("type") != LICENCE_TYPE or not _is_int(body.get("format")):
             raise IntegrityError("not a licence")
-        if body["store_id"] != store_id:
+        if body["format"] != 1:
+            raise IntegrityError(f"licence format {body['format']} is not 1")
+        if body.get("store_id") != store_id:
             raise IntegrityError("licence belongs to another store")
-        if body["customer_id"] != customer_id:
+        if body.get("customer_id") != customer_id:
             raise IntegrityError("licence belongs to another customer")
-        files = [
-            LicensedFile(
-                str(f["path"]),
-                str(f["stream_id"]),
-                str(f["digest"]),
-                int(f["size"]),
-                base64.b64decode(f["commitment"]),
-                base64.b64decode(f["wrapped_key"]),
-            )
-            for f in body["files"]
-        ]
+        files = body.get("files")
+        if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+            raise ValueError("files must be a list of objects")
         return Licence(
-            licence_id=str(body["licence_id"]),
+            licence_id=_text(body, "licence_id"),
             store_id=store_id,
             customer_id=customer_id,
-            product=str(body["product"]),
-            addon=str(body["addon"]),
-            version=str(body["version"]),
-            order_id=str(body["order_id"]),
-            policy=Policy.from_json(body["policy"]),
-            issued_at=_instant(body["issued_at"]),
-            renew_by=_instant(body["renew_by"]),
-            counter=int(body["counter"]),
-            files=files,
+            product=_text(body, "product"),
+            addon=_text(body, "addon"),
+            version=_text(body, "version"),
+            order_id=_text(body, "order_id"),
+            policy=Policy.from_json(body.get("policy")),
+            issued_at=_instant(body.get("issued_at")),
+            renew_by=_instant(body.get("renew_by")),
+            counter=_whole(body, "counter"),
+            files=[_licensed_file(f) for f in files],
         )
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except ValueError as exc:  # binascii.Error and datetime's own errors are ValueErrors too
         raise IntegrityError(f"licence is malformed: {exc}") from exc
+
+
+def _licensed_file(raw: dict[str, Any]) -> LicensedFile:
+    return LicensedFile(
+        _text(raw, "path"),
+        _text(raw, "stream_id"),
+        _text(raw, "digest"),
+        _whole(raw, "size"),
+        base64.b64decode(_text(raw, "commitment"), validate=True),
+        base64.b64decode(_text(raw, "wrapped_key"), validate=True),
+    )
+
+
+def _text(doc: dict[str, Any], key: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
+        raise ValueError(f"{key} must be text of 1 to {MAX_TEXT} characters")
+    return value
+
+
+def _whole(doc: dict[str, Any], key: str) -> int:
+    value = doc.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{key} must be a whole number >= 0")
+    return value

@@ -7,6 +7,12 @@ published from a manifest that has any error.
 
 Prices are whole numbers in the currency's smallest unit, as payment processors count them: yen
 for JPY, cents for USD (``price = 499`` is 4.99 USD).
+
+`load_manifest` raises only `ManifestError`, whatever the file holds: whole numbers are at most
+2^53 − 1 (what JSON carries exactly), ``days`` at most 36 500, ``until`` a date from 1970 to
+9998 (it is turned into an instant, the next midnight UTC), text bounded (a name 100
+characters, a version 64 once normalised, a summary or description ``MAX_TEXT``, the notes
+``MAX_NOTES``), and `expand` refuses a glob that pathlib cannot use.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from packaging.version import InvalidVersion, Version
 from tollgate.files import plain_files
 from tollgate.protocol.environment import TAG_RE
 from tollgate.wire.targets import NAME_RE
-from tollgate.wire.text import clean, did_you_mean
+from tollgate.wire.text import clean, did_you_mean, unstorable
 
 TOP_KEYS = {"product", "core", "addon", "environment"}
 PRODUCT_KEYS = {"name", "version", "summary", "notes", "requires"}
@@ -52,6 +58,17 @@ POLICY_KEYS = {
     "per_use",
     "offline_uses",
 }
+
+
+MAX_WHOLE = 2**53 - 1  # what a licence or catalog (JSON, crypto/canonical.py) can carry
+MAX_DAYS = 36_500
+UNTIL_YEARS = (1970, 9998)
+MAX_SHORT = 100
+MAX_VERSION = 64  # wire/targets.py VERSION_RE
+MAX_TEXT = 4096
+MAX_NOTES = 64 * 1024
+MAX_MANIFEST = 1024 * 1024
+MAX_NESTING = 100  # brackets counted anywhere; a manifest needs 3 ([[addon]], policy = {...})
 
 
 class ManifestError(Exception):
@@ -136,6 +153,8 @@ class _Reader:
         value = table.get(key, default)
         if not isinstance(value, str) or not value:
             raise self.fail(f"{where}.{key}", "missing" if value is None else "must be a string")
+        if len(value) > MAX_TEXT:
+            raise self.fail(f"{where}.{key}", f"must be at most {MAX_TEXT} characters")
         if pattern is not None and not pattern.fullmatch(value):
             raise self.fail(f"{where}.{key}", f"{value!r} is not a valid name")
         return self.shown(value, f"{where}.{key}")
@@ -146,16 +165,30 @@ class _Reader:
             raise self.fail(key, "must not contain control characters (escapes, NUL, ...)")
         return value
 
-    def optional_text(self, table: dict[str, Any], where: str, key: str) -> str:
+    def optional_text(
+        self, table: dict[str, Any], where: str, key: str, *, limit: int = MAX_TEXT
+    ) -> str:
         value = table.get(key, "")
         if not isinstance(value, str):
             raise self.fail(f"{where}.{key}", "must be a string")
+        if len(value) > limit:
+            raise self.fail(f"{where}.{key}", f"must be at most {limit:,} characters")
         return self.shown(value, f"{where}.{key}")
 
-    def integer(self, table: dict[str, Any], where: str, key: str, *, minimum: int = 0) -> int:
+    def integer(
+        self,
+        table: dict[str, Any],
+        where: str,
+        key: str,
+        *,
+        minimum: int = 0,
+        maximum: int = MAX_WHOLE,
+    ) -> int:
         value = table.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(f"{where}.{key}", f"must be a whole number >= {minimum}")
+        if value > maximum:
+            raise self.fail(f"{where}.{key}", f"must be at most {maximum:,}")
         return value
 
     def globs(self, table: dict[str, Any], where: str) -> list[str]:
@@ -163,10 +196,12 @@ class _Reader:
         if (
             not isinstance(value, list)
             or not value
-            or not all(isinstance(v, str) and v for v in value)
+            or not all(isinstance(v, str) and 0 < len(v) <= MAX_TEXT for v in value)
         ):
             raise self.fail(f"{where}.files", "must be a non-empty list of glob strings")
         for pattern in value:
+            if unstorable(pattern) is not None:
+                raise self.fail(f"{where}.files", f"{pattern!r} holds {unstorable(pattern)}")
             if pattern.startswith("/") or ".." in Path(pattern).parts:
                 raise self.fail(f"{where}.files", f"{pattern!r} must stay inside the product")
         return value
@@ -198,7 +233,8 @@ def _policy(reader: _Reader, where: str, raw: Any) -> dict[str, Any]:
         policy["until"] = _until(reader, f"{key}.until", raw["until"]).isoformat()
     for name in ("days", "uses", "per_use", "offline_uses"):
         if name in raw:
-            policy[name] = reader.integer(raw, key, name, minimum=1)
+            most = MAX_DAYS if name == "days" else MAX_WHOLE
+            policy[name] = reader.integer(raw, key, name, minimum=1, maximum=most)
     if "offline_uses" in policy and not ("uses" in policy or "per_use" in policy):
         raise reader.fail(f"{key}.offline_uses", "only for an add-on with uses or per_use")
     if "hours" in raw:
@@ -219,14 +255,19 @@ def _until(reader: _Reader, key: str, value: Any) -> dt.datetime:
                 else dt.datetime.fromisoformat(value)
             )
         except ValueError as exc:
-            raise reader.fail(key, f"{value!r} is not a date") from exc
+            raise reader.fail(key, f"{value[:40]!r} is not a date") from exc
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise reader.fail(key, "a date-time needs its time zone (e.g. 2027-12-31T23:59:59Z)")
+    elif not isinstance(value, dt.date):
+        raise reader.fail(key, "must be a date such as 2027-12-31")
+    # Checked before any arithmetic: 9999-12-31 has no next day, 0001-01-01T00:00+01:00 no UTC.
+    if not UNTIL_YEARS[0] <= value.year <= UNTIL_YEARS[1]:
+        low, high = UNTIL_YEARS
+        raise reader.fail(key, f"must be a date in the years {low} to {high}, not {value}")
+    if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC)
-    if isinstance(value, dt.date):  # through the end of that day, UTC
-        return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), dt.UTC)
-    raise reader.fail(key, "must be a date such as 2027-12-31")
+    return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), dt.UTC)  # end of day
 
 
 def _hours(reader: _Reader, key: str, value: Any) -> tuple[int, int]:
@@ -284,7 +325,7 @@ def _requires(reader: _Reader, raw: Any) -> list[str]:
     """Other products of this store that must be installed first: ``"Base>=1.2"``."""
     if raw is None:
         return []
-    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+    if not isinstance(raw, list) or not all(isinstance(r, str) and len(r) <= MAX_TEXT for r in raw):
         raise reader.fail("product.requires", "must be a list of strings like 'Base>=1.2'")
     found = []
     for text in raw:
@@ -300,6 +341,38 @@ def _requires(reader: _Reader, raw: Any) -> list[str]:
     return found
 
 
+def _toml(path: Path) -> dict[str, Any]:
+    """The manifest's TOML: at most ``MAX_MANIFEST`` bytes of UTF-8, nested at most
+    ``MAX_NESTING`` levels (tomllib recurses once per level, and would run out of stack)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_MANIFEST + 1)
+    except OSError as exc:
+        raise ManifestError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_MANIFEST:
+        raise ManifestError(path, "(file)", f"is larger than {MAX_MANIFEST:,} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(path, "(file)", f"not UTF-8 text: {exc}") from exc
+    if _nesting(text) > MAX_NESTING:
+        raise ManifestError(path, "(syntax)", f"arrays and tables nest deeper than {MAX_NESTING}")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(path, "(syntax)", str(exc)) from exc
+
+
+def _nesting(text: str) -> int:
+    """An upper bound of the nesting of inline arrays and tables: brackets and braces counted
+    outside of nothing (in strings and comments too), so never less than the real depth."""
+    depth = deepest = 0
+    for char in re.sub(r"[^\[\]{}]", "", text):
+        depth = depth + 1 if char in "[{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manifest:
     """The manifest of ``source_dir``. ``files`` are the folder's regular files as
     `tollgate.files.plain_files` lists them (walked here when not given); globs select only
@@ -311,12 +384,7 @@ def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manif
     inventory = frozenset(plain_files(source_dir) if files is None else files)
     if "tollgate.toml" not in inventory:
         raise ManifestError(path, "(file)", "no tollgate.toml in this folder")
-    try:
-        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ManifestError(path, "(file)", f"not UTF-8 text: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(path, "(syntax)", str(exc)) from exc
+    doc = _toml(path)
     reader.known(doc, "", TOP_KEYS)
     product = reader.table(doc, "product")
     core = reader.table(doc, "core")
@@ -324,10 +392,14 @@ def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manif
     reader.known(core, "core", CORE_KEYS)
     name = reader.string(product, "product", "name", pattern=NAME_RE)
     raw_version = reader.string(product, "product", "version")
+    if len(raw_version) > MAX_SHORT:  # and so no digit run Version cannot convert to int
+        raise reader.fail("product.version", f"must be at most {MAX_VERSION} characters")
     try:
         version = Version(raw_version)
     except InvalidVersion as exc:
         raise reader.fail("product.version", f"{raw_version!r} is not a PEP 440 version") from exc
+    if len(str(version)) > MAX_VERSION:  # it is a segment of every target name (wire/targets.py)
+        raise reader.fail("product.version", f"must be at most {MAX_VERSION} characters")
     entry = reader.string(core, "core", "entry")
     if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", entry):
         raise reader.fail("core.entry", "must look like 'package.module:function'")
@@ -371,7 +443,7 @@ def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manif
         name=name,
         version=version,
         summary=reader.optional_text(product, "product", "summary"),
-        notes=reader.optional_text(product, "product", "notes"),
+        notes=reader.optional_text(product, "product", "notes", limit=MAX_NOTES),
         core_files=reader.globs(core, "core"),
         entry=entry,
         addons=addons,
@@ -383,12 +455,10 @@ def load_manifest(source_dir: Path, files: Iterable[str] | None = None) -> Manif
 
 def expand(manifest: Manifest, patterns: list[str], where: str) -> list[str]:
     """Relative POSIX paths of the files the globs select; each glob must select something."""
-    root = manifest.root
     found: dict[str, None] = {}
     for pattern in patterns:
         matches: set[str] = set()
-        for hit in root.glob(pattern):
-            rel = hit.relative_to(root).as_posix()
+        for rel in _globbed(manifest, pattern, where):
             # A matched folder stands for every file beneath it ("addons/dic2/**" on 3.11
             # matches folders only).
             matches.update(f for f in manifest.files if f == rel or f.startswith(rel + "/"))
@@ -397,3 +467,15 @@ def expand(manifest: Manifest, patterns: list[str], where: str) -> list[str]:
             raise ManifestError(manifest.path, f"{where}.files", f"{pattern!r} matches no file")
         found.update(dict.fromkeys(sorted(matches)))
     return list(found)
+
+
+def _globbed(manifest: Manifest, pattern: str, where: str) -> list[str]:
+    """What ``pattern`` matches below the product folder, relative; pathlib refuses some
+    patterns with ValueError ("**x", "."), which is the vendor's error, named."""
+    root = manifest.root
+    try:
+        return [hit.relative_to(root).as_posix() for hit in root.glob(pattern)]
+    except ValueError as exc:
+        raise ManifestError(
+            manifest.path, f"{where}.files", f"{pattern!r} is not a usable glob: {exc}"
+        ) from exc
