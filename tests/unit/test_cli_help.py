@@ -4,19 +4,21 @@ says what it is for in `--help`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-import click
 import typer
 
 from tollgate.cli.main import app
 from tollgate.cli.plugins import add_plugins
 
 
-def commands(command: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
-    subcommands = getattr(command, "commands", None)
-    if subcommands:
-        for name, sub in subcommands.items():
-            yield from commands(sub, f"{path} {name}")
+def commands(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every leaf command under ``command``, looked up as Click does (so a plugin's commands,
+    loaded when named, are found too)."""
+    if hasattr(command, "list_commands"):
+        ctx = command.make_context(path, [], resilient_parsing=True)
+        for name in command.list_commands(ctx):
+            yield from commands(command.get_command(ctx, name), f"{path} {name}")
     else:
         yield path, command
 

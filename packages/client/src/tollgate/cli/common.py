@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from tollgate.cli.output import console, fail, output_closed
+from tollgate.cli.plugins import PluginGroup
 from tollgate.client import __version__
 from tollgate.client.account import Account, Unlocked
 from tollgate.client.checks import card_digits, card_problems
@@ -36,6 +37,7 @@ from tollgate.wire.problems import Exit
 
 HELP = {"help_option_names": ["-h", "--help"]}  # -h as well, every command and group
 app = typer.Typer(
+    cls=PluginGroup,
     help="Tollgate: a secure software store and its download program.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
