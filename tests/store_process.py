@@ -33,15 +33,18 @@ def _wait_up(url: str, proc: subprocess.Popen[str]) -> None:
     raise AssertionError(f"{url} did not start: {proc.communicate()[0]}")
 
 
-def start(folder: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start `tollgate store serve` for ``folder`` on a free port; return it and its URL."""
-    port = free_port()
+def start(
+    folder: Path, *, port: int | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """Start `tollgate store serve` for ``folder`` on ``port`` (a free one if None), with
+    ``env`` added to this process's environment; return it and its URL."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tollgate", "store", "serve", str(folder), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=dict(os.environ),
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     _wait_up(url, proc)

@@ -59,6 +59,7 @@ def test_charge_is_idempotent_and_refundable(gateway: SandboxGateway) -> None:
         token.token, amount=300, currency="JPY", idempotency_key="o1/1", reference="o1"
     )
     assert first.succeeded and first == again
+    assert not first.replayed and again.replayed  # the second request moved no money
     with pytest.raises(IdempotencyConflict):
         gateway.charge(
             token.token, amount=5000, currency="JPY", idempotency_key="o1/1", reference="o1"

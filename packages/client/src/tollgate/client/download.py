@@ -25,6 +25,7 @@ import httpx
 
 from tollgate.client.api import Progress, Signer, StoreAPI
 from tollgate.client.errors import ClientError, IntegrityFailure, Unreachable
+from tollgate.runtime.errors import no_space_left
 from tollgate.wire.problems import Exit
 
 READ_SIZE = 1 << 20
@@ -115,8 +116,7 @@ def fetch_file(
     except OSError as exc:
         if exc.errno in DISK_FULL:
             raise DiskFull(
-                f"the disk is full while writing {dest}: free some space and run the "
-                "command again (the download resumes where it stopped)"
+                no_space_left(dest, "downloading", "the download resumes where it stopped")
             ) from exc
         raise
     os.replace(partial, dest)

@@ -42,6 +42,7 @@ from tollgate.client.install_list import (
 from tollgate.protocol import zstd
 from tollgate.protocol.environment import Environment
 from tollgate.protocol.zstd import ZstdFailure
+from tollgate.runtime.errors import no_space_left
 from tollgate.runtime.home import ClientHome
 from tollgate.runtime.state import (
     ClientState,
@@ -373,9 +374,7 @@ def _write_checked(dest: Path, blocks: Iterator[bytes], f: PlannedFile) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno in DISK_FULL:
-            raise DiskFull(
-                f"the disk is full while writing {dest}: free some space and run the command again"
-            ) from exc
+            raise DiskFull(no_space_left(dest, "writing")) from exc
         raise
     try:
         if sha.hexdigest() != f.installed_digest:

@@ -25,6 +25,11 @@ TollgateRuntimeError
 from __future__ import annotations
 
 import errno
+import os
+import shutil
+from pathlib import Path
+
+from tollgate.wire.text import human_size
 
 
 class TollgateRuntimeError(Exception):
@@ -49,12 +54,45 @@ class ClientStateUnavailable(TollgateRuntimeError):
     the message names the cause and what to do about it."""
 
 
+def no_space_left(path: str | os.PathLike[str], doing: str, after: str = "") -> str:
+    """What to tell someone whose write under ``path`` found the disk full: which disk (its
+    device and where it is mounted, so they know what to free), how much it has free, and
+    ``after`` (what is kept) before the advice."""
+    mount = Path(os.path.abspath(path))
+    while not mount.exists() or not os.path.ismount(mount):
+        if mount.parent == mount:
+            break
+        mount = mount.parent
+    try:
+        free = f", {human_size(shutil.disk_usage(mount).free)} free"
+    except OSError:
+        free = ""
+    device = _device_of(mount)
+    disk = f"{device} (mounted at {mount}{free})" if device else f"the disk at {mount}{free}"
+    kept = f" ({after})" if after else ""
+    return (
+        f"no space left on {disk} while {doing} {os.fspath(path)}{kept}: free some space "
+        "there and run the command again"
+    )
+
+
+def _device_of(mount: Path) -> str | None:
+    """The device mounted at ``mount``, from /proc/self/mounts (Linux); None elsewhere."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    fields = [line.split() for line in lines]
+    devices = [f[0] for f in fields if len(f) > 1 and f[1] == str(mount)]
+    return devices[-1] if devices else None
+
+
 def explain_os_error(exc: OSError, doing: str) -> str:
     """One sentence for an operating-system failure while ``doing`` something to a file: the
     cause in words, and what the customer can do."""
     where = f" {exc.filename}" if exc.filename else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"the disk is full ({doing}{where}): free some space and run the command again"
+        return no_space_left(exc.filename or ".", doing)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return (
             f"permission denied ({doing}{where}): the folder is read-only or belongs to "

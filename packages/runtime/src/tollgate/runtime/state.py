@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from tollgate.runtime.errors import (
     ClientStateUnavailable,
     TollgateRuntimeError,
     explain_os_error,
+    no_space_left,
 )
 from tollgate.wire.addons import price_terms
 
@@ -100,6 +102,14 @@ UPGRADES = {2: V2, 3: V3, 4: V4}
 StateDamaged = ClientStateDamaged  # what the state raises: damaged, or from a newer client
 # SQLite's primary result codes (https://sqlite.org/rescode.html) that are not damage.
 _PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 3, 5, 6, 8, 10, 13, 14
+NEARLY_FULL = 1024 * 1024  # bytes free below which an I/O error is the disk being full
+
+
+def _nearly_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < NEARLY_FULL
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -232,10 +242,11 @@ class ClientState:
                 "read it). Fix its permissions, or choose another folder with --home "
                 "(TOLLGATE_HOME); nothing is wrong with the file"
             )
-        if primary == _FULL:
+        if primary == _FULL or (primary == _IOERR and _nearly_full(self.path)):
+            # SQLite says "disk I/O error", not "full", when the disk fills under its WAL
+            # index or a checkpoint: the free space tells which it was.
             return ClientStateUnavailable(
-                f"the disk holding {self.path} is full: free some space and run the command "
-                "again (nothing was lost)"
+                no_space_left(self.path, "writing the client state", "nothing was lost")
             )
         if primary in (_BUSY, _LOCKED):
             return ClientStateUnavailable(

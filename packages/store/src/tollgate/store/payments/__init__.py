@@ -7,7 +7,7 @@ last four digits and expiry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -40,6 +40,9 @@ class Charge:
     reference: str
     status: str  # succeeded | failed | refunded
     failure_code: str | None = None
+    # The charge an earlier request with this idempotency key made, answered again (Stripe's
+    # Idempotent-Replayed): this request moved no money. The same charge either way.
+    replayed: bool = field(default=False, compare=False)
 
     @property
     def succeeded(self) -> bool:

@@ -21,6 +21,7 @@ Any other Luhn-valid number is declined as unknown to the sandbox.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import secrets
@@ -125,6 +126,7 @@ class SandboxGateway:
         terms: dict[str, Any] = {"t": token, "a": amount, "c": currency, "r": reference}
         request_hash = hashlib.sha256(repr(sorted(terms.items())).encode()).hexdigest()
         row = self._find(idempotency_key)
+        replayed = row is not None
         if row is None:
             now = self._clock()
             with self._sessions() as s:
@@ -154,11 +156,12 @@ class SandboxGateway:
                     s.commit()
                 except IntegrityError:  # a concurrent request with the same key won the race
                     s.rollback()
+                    replayed = True
             row = self._find(idempotency_key)
             assert row is not None
         if row.request_hash != request_hash:
             raise IdempotencyConflict(f"idempotency key {idempotency_key} has other terms")
-        return self._to_charge(row)
+        return dataclasses.replace(self._to_charge(row), replayed=replayed)
 
     def _find(self, idempotency_key: str) -> SandboxCharge | None:
         with self._sessions() as s:

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tollgate.crypto import canonical
 from tollgate.store.db import AddOn, Customer, Licence, Order, Product, Release
+from tollgate.store.failpoints import failpoint
 from tollgate.store.folder import StoreKeys
 from tollgate.store.payments import Charge, Gateway
 from tollgate.store.schemas import OrderRequest
@@ -172,6 +173,7 @@ class OrderService:
     def place(self, customer_id: str, order: OrderRequest, idempotency_key: str) -> OrderOutcome:
         digest = request_hash(order)
         row, this_request = self._find_or_create(customer_id, order, idempotency_key, digest)
+        failpoint("order.saved")
         if row.status == "pending":
             outcome, charged_here = self._complete(row)
             return dataclasses.replace(outcome, placed_earlier=not charged_here)
@@ -285,10 +287,13 @@ class OrderService:
 
     def _complete(self, row: Order) -> tuple[OrderOutcome, bool]:
         """Charge a pending order (the gateway returns an attempt's first charge) and settle it;
-        also whether this call settled it (its compare-and-set won), i.e. made the charge."""
+        also whether this call moved the money: the gateway made the charge for it rather than
+        replaying one an earlier request made (which may have died before settling), or, for
+        a free order, its compare-and-set settled it."""
         with self._sessions() as s:
             token = s.get_one(Customer, row.customer_id).card_token
         charge = self._charge(row, token) if row.amount > 0 else None
+        failpoint("order.charged")
         now = self._clock()
         with self._sessions.begin() as s:
             status = "paid" if charge is None or charge.succeeded else "failed"
@@ -307,8 +312,10 @@ class OrderService:
             if won and status == "paid":
                 fresh = s.get_one(Order, row.id)
                 issue_licence(s, self._keys, store_id=self._store_id, order=fresh, now=now)
+        failpoint("order.settled")
+        charged_here = bool(won) if charge is None else not charge.replayed
         with self._sessions() as s:
-            return self._outcome(s.get_one(Order, row.id)), bool(won)
+            return self._outcome(s.get_one(Order, row.id)), charged_here
 
     def _outcome(self, row: Order) -> OrderOutcome:
         licence = None
