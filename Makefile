@@ -59,11 +59,15 @@ $(XVFB): | $(CHROMIUM)
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool
 
+# The suite runs in parallel, one worker per core (pytest-xdist; every test makes its own
+# store, folder and database). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
+
 test: $(STAMP) $(CHROMIUM) $(XVFB) dist
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
