@@ -49,7 +49,7 @@ $(DIST)/.wheelhouse-downloaded: $(STAMP) $(LOCK)
 demo: $(STAMP) dist
 	$(BIN)/tollgate demo --client $(DIST)
 
-LINTED := $(wildcard packages tests benchmarks examples tools)
+LINTED := $(wildcard packages tests benchmarks examples tools fuzz)
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq

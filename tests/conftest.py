@@ -97,28 +97,50 @@ def release_of_mt(where: Path, version: str, *, notes: str = "", change: bool = 
     return where
 
 
-def _postgres_database() -> Iterator[str]:
+def _admin() -> Any:
     import psycopg
 
-    base = os.environ[PG_ENV]
-    plain = base.replace("postgresql+psycopg://", "postgresql://")
-    name = "tollgate_test_" + secrets.token_hex(6)
+    plain = os.environ[PG_ENV].replace("postgresql+psycopg://", "postgresql://")
     try:
-        admin = psycopg.connect(plain, autocommit=True, connect_timeout=5)
+        return psycopg.connect(plain, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         pytest.fail(f"{PG_ENV} is set but PostgreSQL cannot be reached: {exc}")
-    with admin:
+
+
+def _database_url(name: str) -> str:
+    url = os.environ[PG_ENV].rsplit("/", 1)[0] + "/" + name
+    return (
+        url
+        if url.startswith("postgresql+psycopg")
+        else url.replace("postgresql://", "postgresql+psycopg://")
+    )
+
+
+def _create_database() -> str:
+    name = "tollgate_test_" + secrets.token_hex(6)
+    with _admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = base.rsplit("/", 1)[0] + "/" + name
+    return name
+
+
+def _copy_database(template: str, name: str) -> None:
+    """``name`` made anew as a copy of ``template`` (PostgreSQL's CREATE DATABASE TEMPLATE)."""
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+def _drop_database(name: str) -> None:
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_database() -> Iterator[str]:
+    name = _create_database()
     try:
-        yield (
-            url
-            if url.startswith("postgresql+psycopg")
-            else url.replace("postgresql://", "postgresql+psycopg://")
-        )
+        yield _database_url(name)
     finally:
-        with psycopg.connect(plain, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(name)
 
 
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get(PG_ENV) else [])
@@ -197,10 +219,69 @@ def write_tree(where: Path, files: dict[str, str]) -> Path:
     return where
 
 
+@dataclass(frozen=True)
+class StoreTemplate:
+    """A store with MT and Tools published, made once per test process and copied for each
+    test (folder, keys, blobs and database): publishing and migrating take two seconds, a copy
+    a few milliseconds. ``database`` names the PostgreSQL template database, if any."""
+
+    base: Path
+    database: str | None
+
+    @property
+    def folder(self) -> Path:
+        return self.base / "store"
+
+
+def _make_template(base: Path, backend: str) -> StoreTemplate:
+    tools = make_tools_product(base / "tools-src")
+    database = None
+    if backend == "sqlite":
+        folder = StoreFolder.create(base / "store", name="Test Store")
+    else:
+        database = _create_database()
+        folder = StoreFolder.create(
+            base / "store", name="Test Store", database_url=_database_url(database)
+        )
+    ctx = open_store(folder)
+    for source in (MT, tools):
+        ctx.publish(source)
+    ctx.close()  # a template database may have no connection open when it is copied
+    return StoreTemplate(base, database)
+
+
+@pytest.fixture(scope="session")
+def store_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, StoreTemplate]]:
+    made: dict[str, StoreTemplate] = {}
+    yield made
+    for template in made.values():
+        if template.database is not None:
+            _drop_database(template.database)
+
+
 @pytest.fixture
-def store(tmp_path: Path, database_url: str) -> Iterator[LiveStore]:
-    tools = make_tools_product(tmp_path / "tools-src")
-    live = start_store(tmp_path / "store", database_url, [MT, tools])
+def store(
+    tmp_path: Path,
+    database_url: str,
+    store_templates: dict[str, StoreTemplate],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveStore]:
+    """A store of its own with MT and Tools published (a copy of this process's template),
+    served on loopback; Tools' sources in ``tmp_path / "tools-src"``."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    if backend not in store_templates:
+        store_templates[backend] = _make_template(tmp_path_factory.mktemp("template"), backend)
+    template = store_templates[backend]
+    shutil.copytree(template.base / "tools-src", tmp_path / "tools-src")
+    shutil.copytree(template.folder, tmp_path / "store")
+    folder = StoreFolder(tmp_path / "store")
+    if template.database is not None:
+        name = database_url.rsplit("/", 1)[1]
+        _copy_database(template.database, name)
+        config = folder.config_path.read_text()
+        folder.config_path.write_text(config.replace(template.database, name))
+    ctx = open_store(folder, registrations_per_minute=1000)
+    live = LiveStore(ctx, serve_in_thread(ctx, request_timeout=10.0), folder)
     try:
         yield live
     finally:

@@ -263,7 +263,7 @@ def test_a_full_disk_mid_download_is_named_and_finishes_once_freed(
         listed_after = tg(home, "list", "--json")
     assert full.returncode == 2, (full.stdout, full.stderr)
     said = json.loads(full.stdout)["error"]["detail"]
-    assert "no space left" in said, said
+    assert f"no space left on tmpfs (mounted at {tmp_path / 'small'}" in said, said
     if charged_when_full:  # the disk filled after the charge: what was charged is said
         assert "50.00 USD" in said and "nothing more will be charged" in said, said
     for output in (said, listed.stderr):

@@ -122,7 +122,9 @@ def handled(fn: F) -> F:
         except BrokenPipeError as exc:  # the output was closed (`| head`): end quietly
             raise output_closed() from exc
         except OSError as exc:  # this machine's files: a read-only folder, a full disk
-            raise fail(explain_os_error(exc, "accessing"), Exit.USAGE, as_json=as_json) from exc
+            home = getattr(G, "home", None)  # set once the options are read
+            said = explain_os_error(exc, "accessing", home.root if home else None)
+            raise fail(said, Exit.USAGE, as_json=as_json) from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -144,6 +144,13 @@ FIELD_WORDS = {
 }
 
 
+def passing(status: int) -> bool:
+    """An HTTP status that says the store (or what fronts it) cannot answer now, which is no
+    reason to doubt what it signed: a 5xx, a timeout (408), a rate limit (429), a redirect
+    (3xx: the store moved, or a proxy sends HTTP to HTTPS; the client follows none)."""
+    return status >= 500 or status in (408, 429) or 300 <= status < 400
+
+
 def unavailable(base_url: str, status: int, said: str, *, code: str | None = None) -> Unreachable:
     """A store that answered 5xx: down, overloaded or failing, which is no reason to doubt what
     it signed (exit 5, not 4), and worth trying again."""
@@ -165,7 +172,7 @@ def _problem(response: httpx.Response) -> Refused | Unreachable:
         if not isinstance(code, str):
             raise TypeError("no code")
     except (ValueError, KeyError, TypeError, AttributeError):
-        if response.status_code >= 500:
+        if passing(response.status_code):
             return unavailable(base, response.status_code, "")
         return Unreachable(
             f"no Tollgate store answers at {response.request.url.copy_with(path='/')} "

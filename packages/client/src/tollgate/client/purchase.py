@@ -37,7 +37,7 @@ from tollgate.client.errors import (
 from tollgate.client.meter import start_meter
 from tollgate.crypto import CryptoError
 from tollgate.files import exclusive
-from tollgate.runtime.errors import explain_os_error
+from tollgate.runtime.errors import ClientStateUnavailable, explain_os_error
 from tollgate.runtime.home import ClientHome, write_json
 from tollgate.runtime.machine import os_release
 from tollgate.runtime.state import record_history
@@ -340,8 +340,12 @@ def buy(
         except ClientError as exc:
             raise exc.noting(f"The purchase is made ({kept.paid}): {again}") from exc
         except OSError as exc:  # this machine's disk or folder
-            failed = UsageError(explain_os_error(exc, "writing the add-on"))
+            failed = UsageError(explain_os_error(exc, "writing the add-on", home.root))
             raise failed.noting(f"The purchase is made ({kept.paid}): {again}") from exc
+        except ClientStateUnavailable as exc:  # the state database: a full disk, say
+            raise UsageError(str(exc)).noting(
+                f"The purchase is made ({kept.paid}): {again}"
+            ) from exc
     start_meter(home, account, keys, kept.licence.issued_at)
     outcome, licence = kept.outcome, kept.licence
     return Purchase(

@@ -29,7 +29,7 @@ from tuf.api.exceptions import DownloadError, DownloadHTTPError, RepositoryError
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import FetcherInterface, Updater
 
-from tollgate.client.api import StoreAPI, unavailable
+from tollgate.client.api import StoreAPI, passing, unavailable
 from tollgate.client.errors import IntegrityFailure, Refused, Unreachable, UsageError
 from tollgate.runtime.errors import explain_os_error
 from tollgate.wire.targets import DESCRIPTOR
@@ -91,7 +91,7 @@ class StoreTrust:
         except OSError as exc:
             if exc.errno in NOT_THE_FILES_FAULT:  # a read-only folder, a full disk
                 raise UsageError(
-                    explain_os_error(exc, "opening the store's pinned TUF metadata")
+                    explain_os_error(exc, "opening the store's pinned TUF metadata", metadata_dir)
                 ) from exc
             raise IntegrityFailure(
                 f"the pinned TUF root in {metadata_dir} is unusable: {exc}"
@@ -178,7 +178,7 @@ class StoreTrust:
         try:
             return call()
         except DownloadHTTPError as exc:
-            if exc.status_code >= 500:
+            if passing(exc.status_code):
                 raise unavailable(self._api.base_url, exc.status_code, "") from exc
             raise IntegrityFailure(
                 f"the store's TUF repository is incomplete ({exc}): nothing was installed"

@@ -153,7 +153,10 @@ def verify_request(
         raise SignatureError("request signature has no usable nonce")
     if not isinstance(created, int):
         raise SignatureError("request signature has no created time")
-    created_at = dt.datetime.fromtimestamp(created, dt.UTC)
+    try:
+        created_at = dt.datetime.fromtimestamp(created, dt.UTC)
+    except (OverflowError, OSError, ValueError):  # before year 1 or after 9999
+        raise SignatureError("request signature is outside the accepted time window") from None
     if abs(now - created_at) > window:
         raise SignatureError("request signature is outside the accepted time window")
     return SignedRequest(str(key_id), nonce, created_at)

@@ -54,10 +54,14 @@ class ClientStateUnavailable(TollgateRuntimeError):
     the message names the cause and what to do about it."""
 
 
-def no_space_left(path: str | os.PathLike[str], doing: str, after: str = "") -> str:
+def no_space_left(path: str | os.PathLike[str] | None, doing: str, after: str = "") -> str:
     """What to tell someone whose write under ``path`` found the disk full: which disk (its
     device and where it is mounted, so they know what to free), how much it has free, and
-    ``after`` (what is kept) before the advice."""
+    ``after`` (what is kept) before the advice. With no path, no disk is named (a guess
+    would send them to free the wrong one)."""
+    kept = f" ({after})" if after else ""
+    if path is None:
+        return f"no space left on the disk while {doing}{kept}: free some space and try again"
     mount = Path(os.path.abspath(path))
     while not mount.exists() or not os.path.ismount(mount):
         if mount.parent == mount:
@@ -69,7 +73,6 @@ def no_space_left(path: str | os.PathLike[str], doing: str, after: str = "") -> 
         free = ""
     device = _device_of(mount)
     disk = f"{device} (mounted at {mount}{free})" if device else f"the disk at {mount}{free}"
-    kept = f" ({after})" if after else ""
     return (
         f"no space left on {disk} while {doing} {os.fspath(path)}{kept}: free some space "
         "there and run the command again"
@@ -87,12 +90,13 @@ def _device_of(mount: Path) -> str | None:
     return devices[-1] if devices else None
 
 
-def explain_os_error(exc: OSError, doing: str) -> str:
-    """One sentence for an operating-system failure while ``doing`` something to a file: the
-    cause in words, and what the customer can do."""
-    where = f" {exc.filename}" if exc.filename else ""
+def explain_os_error(exc: OSError, doing: str, path: str | os.PathLike[str] | None = None) -> str:
+    """One sentence for an operating-system failure while ``doing`` something to a file (the
+    error's own, or else ``path``): the cause in words, and what the customer can do."""
+    named = exc.filename or path
+    where = f" {os.fspath(named)}" if named else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return no_space_left(exc.filename or ".", doing)
+        return no_space_left(named, doing)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return (
             f"permission denied ({doing}{where}): the folder is read-only or belongs to "

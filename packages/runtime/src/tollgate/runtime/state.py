@@ -218,7 +218,9 @@ class ClientState:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except OSError as exc:
-            raise ClientStateUnavailable(explain_os_error(exc, "opening the client state")) from exc
+            raise ClientStateUnavailable(
+                explain_os_error(exc, "opening the client state", self.path)
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise self._failure(exc) from exc
         conn.row_factory = sqlite3.Row

@@ -34,8 +34,11 @@ class Code:
 _CODES = [
     Code("malformed_request", 400, "The request is malformed", Exit.USAGE),
     Code("payload_too_large", 413, "The request body is too large", Exit.USAGE),
-    Code("unsupported_media_type", 415, "The request body must be JSON", Exit.USAGE),
+    Code(
+        "unsupported_media_type", 415, "The request body is of a type not accepted here", Exit.USAGE
+    ),
     Code("not_found", 404, "Not found", Exit.USAGE),
+    Code("range_not_satisfiable", 416, "The range asked for is not in the file", Exit.USAGE),
     Code("method_not_allowed", 405, "Method not allowed", Exit.USAGE),
     Code("bad_signature", 401, "The request signature does not verify", Exit.INTEGRITY),
     Code("replayed_request", 401, "This signed request was already used", Exit.INTEGRITY),

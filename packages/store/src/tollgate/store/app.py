@@ -21,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp
+from starlette.routing import Match
+from starlette.types import ASGIApp, Scope
 
 from tollgate.protocol.httpsig import request_view
 from tollgate.store.admin_pages import admin_router
@@ -40,6 +41,7 @@ from tollgate.store.edge import Edge, problem
 from tollgate.store.install_routes import install_router
 from tollgate.store.openapi import SIGNATURE_SCHEME, SIGNED, honest_openapi, problems
 from tollgate.store.pages import STATIC
+from tollgate.store.ranges import check_range
 from tollgate.store.ratelimit import RateLimiter
 from tollgate.store.schemas import (
     DIGEST_PATTERN,
@@ -88,8 +90,14 @@ class BlobResponse(FileResponse):
 
 
 def create_app(ctx: StoreContext) -> FastAPI:
+    # No redirect for a trailing slash: a 307 that no operation documents, its Location built
+    # from the Host header; such a path is simply not one (404).
     app = FastAPI(
-        title="Tollgate store", version="1", docs_url="/docs", openapi_url="/openapi.json"
+        title="Tollgate store",
+        version="1",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redirect_slashes=False,
     )
     app.openapi = lambda: honest_openapi(app)  # type: ignore[method-assign]
     keys = ctx.folder.keys
@@ -97,20 +105,26 @@ def create_app(ctx: StoreContext) -> FastAPI:
 
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
-        return problem(exc.code, exc.detail, **exc.extra)
+        answer = problem(exc.code, exc.detail, **exc.extra)
+        answer.headers.update(exc.headers)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()][:10]
-        return problem("malformed_request", "the request body is invalid", errors=errors)
+        parts = sorted({str(e["loc"][0]) for e in errors if e["loc"]}) or ["body"]
+        said = " and ".join("request body" if p == "body" else f"request's {p}" for p in parts)
+        return problem("malformed_request", f"the {said} is invalid", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "malformed_request"
         )
         answer = problem(code, str(exc.detail))
-        answer.headers.update(exc.headers or {})  # 405's Allow among them
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names the first route's methods only
+            answer.headers["Allow"] = ", ".join(methods_at(app, request.scope))
         return answer
 
     @app.exception_handler(Exception)
@@ -335,8 +349,7 @@ def create_app(ctx: StoreContext) -> FastAPI:
         response_class=FileResponse,
         responses={
             206: {"description": "The part of the file the Range header asked for"},
-            416: {"description": "The Range header asks for bytes the file does not have"},
-            **problems(*SIGNED, "not_found", "not_entitled"),
+            **problems(*SIGNED, "not_found", "not_entitled", "range_not_satisfiable"),
         },
         openapi_extra={"security": [{}, {SIGNATURE_SCHEME: []}]},
     )
@@ -346,13 +359,28 @@ def create_app(ctx: StoreContext) -> FastAPI:
         if not await run(_public, digest):
             caller = await any_caller(request)
             await run(_check_entitled, caller.customer_id, digest)
+        path = blobs.path(digest)
+        check_range(request.headers.get("range"), path.stat().st_size)
         return BlobResponse(
-            blobs.path(digest),
+            path,
             media_type="application/octet-stream",
             headers={"Cache-Control": "private, max-age=0"},
         )
 
     return app
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def methods_at(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route answers at the request's path (RFC 9110's Allow), asked of the
+    router itself: included routers and mounts answer for their own routes."""
+    return [
+        method
+        for method in METHODS
+        if any(r.matches({**scope, "method": method})[0] == Match.FULL for r in app.router.routes)
+    ]
 
 
 def build_asgi(ctx: StoreContext) -> ASGIApp:

@@ -25,6 +25,7 @@ MAX_BODY = 64 * 1024
 MAX_PATH = 2048  # bytes of the path, percent-encoded
 MAX_QUERY = 8192  # bytes of the query string, percent-encoded
 FORM = b"application/x-www-form-urlencoded"
+MULTIPART = b"multipart/form-data"  # no route takes one: the pages post urlencoded forms
 
 
 def problem(code: str, detail: str, **extra: object) -> JSONResponse:
@@ -61,10 +62,16 @@ def check_form(body: bytes, what: str) -> None:
 
 def check_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
     """RFC 9110 allows no control character but tab in a field value; the server's parser
-    refuses them on the wire, this refuses them from any other ASGI server or client too."""
+    refuses them on the wire, this refuses them from any other ASGI server or client too, and
+    the bytes 0x80-0x9F, which a route reads (as Latin-1) as C1 controls. A request naming its
+    body's type twice is refused: the routes would read one and this the other."""
+    types = 0
     for name, value in headers:
-        if any((b < 0x20 and b != 0x09) or b == 0x7F for b in value):
+        if any((b < 0x20 and b != 0x09) or 0x7F <= b <= 0x9F for b in value):
             raise RefusedText(f"the header {name.decode('latin-1')!r} holds a control character")
+        types += name == b"content-type"
+    if types > 1:
+        raise RefusedText("the request gives its Content-Type twice")
 
 
 def check_target(scope: Scope) -> None:
@@ -81,7 +88,9 @@ def check_target(scope: Scope) -> None:
 
 class Edge:
     """Refuse, before any route runs, a body over ``limit`` bytes (413) and a request whose
-    path, query, headers or form body hold what no route may be given (400)."""
+    path, query, headers or form body hold what no route may be given (400). The body is read
+    whole first (it is bounded, and no route streams one in), so a route never meets a body
+    cut off half-way, and is then handed on as it came."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
         self.app, self.limit = app, limit
@@ -102,55 +111,44 @@ class Edge:
         except RefusedText as exc:
             await problem("malformed_request", str(exc))(scope, receive, send)
             return
-        if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == FORM:
-            await self._form(scope, receive, send, too_large)
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media_type == MULTIPART:
+            await problem(
+                "unsupported_media_type", "forms are sent as application/x-www-form-urlencoded"
+            )(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
+        body = await self._body(receive)
+        if body is None:
             await too_large(scope, receive, send)
-
-    async def _form(self, scope: Scope, receive: Receive, send: Send, too_large: ASGIApp) -> None:
-        """A form body is read whole (it is bounded), checked, then handed on as it came."""
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.limit:
-                await too_large(scope, receive, send)
-                return
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        try:
-            check_form(body, "form")
-        except RefusedText as exc:
-            await problem("malformed_request", str(exc))(scope, receive, send)
             return
+        if media_type == FORM:
+            try:
+                check_form(body, "form")
+            except RefusedText as exc:
+                await problem("malformed_request", str(exc))(scope, receive, send)
+                return
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if replayed:
-                return await receive()
+                return await receive()  # what comes next: the client going away
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
 
-
-class _TooLarge(Exception):
-    pass
+    async def _body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None once it passes the limit (however it is framed)."""
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the route will find out
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                return None
+            more = message.get("more_body", False)
+        return b"".join(chunks)

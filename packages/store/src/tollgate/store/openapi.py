@@ -25,7 +25,7 @@ PROBLEM_SCHEMA = "#/components/schemas/Problem"
 SIGNATURE_SCHEME = "purchaseKeySignature"
 
 # What any request can be answered before a route runs, or by the route machinery itself.
-EDGE = ("malformed_request", "payload_too_large")
+EDGE = ("malformed_request", "payload_too_large", "unsupported_media_type", "internal_error")
 # What a signed request can be answered before its operation runs (store/auth.py).
 SIGNED = ("bad_signature", "replayed_request", "unknown_customer", "customer_stopped")
 

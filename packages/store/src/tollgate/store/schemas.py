@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -32,7 +33,7 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_max_length=4096)
 
-    _storable = field_validator("*")(storable)
+    _storable = field_validator("*", mode="before")(storable)
 
 
 # Patterns are matched by pydantic's Rust engine and read by OpenAPI tools as ECMA-262 ones: in
@@ -143,6 +144,18 @@ class UseIn(Strict):
     seq: int | None = Field(
         default=None, ge=0, le=MAX_COUNT, description="the use's number among its licence's"
     )
+
+    @field_validator("at")
+    @classmethod
+    def _within_years(cls, at: dt.datetime) -> dt.datetime:
+        """A use's time in UTC between 1970 and 9998: in range once the offset is applied."""
+        try:
+            utc = at.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("is out of range once given in UTC") from None
+        if not 1970 <= utc.year <= 9998:
+            raise ValueError("must fall between 1970 and 9998")
+        return at
 
 
 class UsageRequest(Strict):
