@@ -5,6 +5,7 @@ that is no store says so, a port in use says to pick another. Through the real C
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from test_cli import REG, tg
 
 from conftest import LiveStore, sqlite_only
 from store_process import start
+from tollgate.crypto.keys import seal_secret
 from tollgate.store.db import CardDecline
 from tollgate.store.db import Customer as CustomerRow
 
@@ -252,3 +254,21 @@ def test_a_store_url_with_a_path_or_without_a_scheme_is_said_plainly(
     bare = store.url.removeprefix("http://")
     browsed = tg(home, "catalog", "--store", bare)
     assert browsed.returncode == 2 and f"did you mean http://{bare}?" in browsed.stderr
+
+
+def test_sync_exits_with_the_gravest_failure_not_always_unreachable(
+    store: LiveStore, tmp_path: Path
+) -> None:
+    """A renewal whose signature the store cannot verify is an integrity failure (exit 4), as
+    for `buy`, not an outage (5): sync exits with its failures' gravest status."""
+    home = tmp_path / "home"
+    assert tg(home, "register", store.url, *REG, "--card", "4242424242424242").returncode == 0
+    assert tg(home, "buy", "MT", "dic2", "--yes").returncode == 0  # a licence to renew
+    with store.ctx.sessions.begin() as s:
+        row = s.scalars(select(CustomerRow)).one()
+        row.purchase_key_sealed = seal_secret(
+            store.folder.keys.master, "purchase-key", row.id, os.urandom(32)
+        )
+    said = tg(home, "sync", "--json")
+    assert said.returncode == 4, (said.stdout, said.stderr)
+    assert json.loads(said.stdout)["failed"][0]["code"] == "bad_signature"

@@ -330,6 +330,9 @@ def history(
         )
 
 
+SYNC_SEVERITY = (Exit.INTEGRITY, Exit.REFUSED, Exit.USAGE, Exit.UNREACHABLE)
+
+
 @app.command()
 @handled
 def sync(
@@ -379,8 +382,10 @@ def sync(
                         styled(f"{h['order_id']} not renewed", "yellow"), ": ", clean(h["detail"])
                     )
                 )
-    if failed:
-        raise typer.Exit(int(Exit.UNREACHABLE))
+    if failed:  # the gravest failure's status: a check that failed outranks an outage
+        statuses = {f["exit"] for f in failed}
+        gravest = next(e for e in SYNC_SEVERITY if int(e) in statuses or e == Exit.UNREACHABLE)
+        raise typer.Exit(int(gravest))
     if any(r.held for r in reports):
         raise typer.Exit(int(Exit.REFUSED))
 
