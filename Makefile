@@ -11,7 +11,7 @@ SOURCES  := $(shell find $(PACKAGES) -name '*.py' -o -name '*.toml' -o -name '*.
 DIST     := dist
 WHEELHOUSE := $(DIST)/wheelhouse
 
-.PHONY: demo test lint typecheck lock bench clean dist fuzz
+.PHONY: demo test drills lint typecheck lock bench clean dist fuzz
 
 # The browser test drives Debian's Chromium (not a browser downloaded by a test tool); the
 # confirmation dialog's test runs under Debian's Xvfb, driven by xdotool.
@@ -60,14 +60,18 @@ $(XVFB): | $(CHROMIUM)
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool
 
 # The suite runs in parallel, one worker per core (pytest-xdist; every test makes its own
-# store, folder and database). TEST_WORKERS=0 runs it in this one process.
+# store, folder and database). TEST_WORKERS=0 runs it in this one process. The load and fault
+# drills (docs/reliability.md) are `make drills`, which CI runs after `make test`.
 TEST_WORKERS ?= auto
 
 test: $(STAMP) $(CHROMIUM) $(XVFB) dist
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=20 -m "not drill"
+
+drills: $(STAMP) dist
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m drill
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
