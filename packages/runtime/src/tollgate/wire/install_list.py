@@ -24,7 +24,9 @@ and the decompressed size.
 
 `parse` raises only `MalformedInstallList`, whatever the value: every text field is a
 non-empty string of bounded length (``MAX_TEXT``; a notice ``MAX_NOTICE``) without control
-characters (a notice may hold tabs and newlines), at most ``MAX_COMMANDS`` commands.
+characters, at most ``MAX_COMMANDS`` commands. A notice is the vendor's release notes, whatever
+they hold: like all vendor text it is made safe where it is shown (wire/text.py ``clean``),
+and refusing it would refuse the install for a stray escape in the notes.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tollgate.wire.handoff import BadHandOff, HandOff
-from tollgate.wire.text import clean, unstorable
+from tollgate.wire.text import unstorable
 
 MEDIA_TYPE = "application/vnd.tollgate.install-list+json"
 FORMAT = 1
@@ -128,12 +130,14 @@ def _str(doc: dict[str, Any], key: str) -> str:
 
 
 def _notice(cmd: dict[str, Any]) -> str:
-    """A notice's text: the release's notes, which may span lines."""
+    """A notice's text: the release's notes, which may span lines (shown cleaned)."""
     value = cmd.get("text")
     if not isinstance(value, str) or not 0 < len(value) <= MAX_NOTICE:
         raise MalformedInstallList(f"a notice must be text of 1 to {MAX_NOTICE} characters")
-    if clean(value) != value or unstorable(value.replace("\t", " ").replace("\n", " ")):
-        raise MalformedInstallList("a notice holds control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no printer could show it
+        raise MalformedInstallList("a notice is not text (a lone surrogate)") from None
     return value
 
 
